@@ -1,0 +1,34 @@
+"""Chinese mobile numbers: validation, normalisation, masking."""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import ValidationError
+
+_SEPARATORS = re.compile(r"[\s\-()]")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+
+def normalise_mobile(raw: str, field: str = "mobile") -> str:
+    """Return the 11-digit form of a Chinese mobile number or raise ValidationError.
+
+    Accepts spaces, dashes and a +86 / 0086 / 86 prefix: '+86 138-0013-8000' -> '13800138000'.
+    """
+    digits = _SEPARATORS.sub("", raw or "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not _MOBILE.fullmatch(digits):
+        raise ValidationError({field: "Enter an 11-digit Chinese mobile number starting 13-19."})
+    return digits
+
+
+def mask_mobile(mobile: str) -> str:
+    """'13800138000' -> '138****8000'."""
+    if len(mobile) != 11:
+        return "*" * len(mobile)
+    return f"{mobile[:3]}****{mobile[7:]}"
