@@ -1,0 +1,156 @@
+"""Sign-in, sign-out and the role check every console route goes through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin, current_user, login_user, logout_user
+
+from console import bp
+from core.auth import StaffIdentity, authenticate, load_identity, set_locale
+from core.errors import AuthenticationFailed
+from extensions import db, limiter, login_manager
+
+PUBLIC_ENDPOINTS = {"console.login"}
+
+
+class StaffUser(UserMixin):
+    """The signed-in member of staff, as Flask-Login sees them."""
+
+    def __init__(self, identity: StaffIdentity) -> None:
+        self.identity = identity
+
+    def get_id(self) -> str:
+        return str(self.identity.id)
+
+    @property
+    def is_active(self) -> bool:
+        return self.identity.active
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.identity, name)
+
+
+def init_login(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "console.login"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> StaffUser | None:
+        identity = load_identity(db.session, int(user_id)) if user_id.isdigit() else None
+        return StaffUser(identity) if identity and identity.active else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():  # type: ignore[no-untyped-def]
+        flash(_("Please sign in."), "info")
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+
+
+def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare which roles may open a console view. A view without it is refused to all."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        view._roles = frozenset(str(role) for role in allowed)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+@bp.before_request
+def check_role() -> Any:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    view = current_app.view_functions.get(request.endpoint or "")
+    allowed = getattr(view, "_roles", None)
+    if not allowed or current_user.role not in allowed:
+        abort(403)
+    return None
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def login():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(url_for("console.home"))
+    error = None
+    username = request.form.get("username", "")
+    if request.method == "POST":
+        try:
+            identity = authenticate(db.session, username, request.form.get("password", ""))
+        except AuthenticationFailed as exc:
+            error = _(exc.message)
+        else:
+            chosen_lang = session.get("lang")
+            session.clear()
+            session.permanent = True
+            if chosen_lang:  # a language picked on the sign-in page wins and sticks
+                session["lang"] = chosen_lang
+                set_locale(db.session, identity.id, chosen_lang)
+            login_user(StaffUser(identity))
+            return redirect(_safe_next(request.args.get("next")) or url_for("console.home"))
+    status = 401 if error else 200
+    return render_template("console/login.html", error=error, username=username), status
+
+
+@bp.route("/logout", methods=["POST"])
+@roles("cs_agent", "consultant", "manager", "admin")
+def logout():  # type: ignore[no-untyped-def]
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("console.login"))
+
+
+NAV = (
+    ("console.home", _l("Today")),
+    ("console.customers", _l("Customers")),
+    ("console.team", _l("Team")),
+    ("console.staff", _l("Staff")),
+    ("console.system", _l("System")),
+)
+
+
+@bp.app_context_processor
+def navigation() -> dict[str, Any]:
+    def nav_items() -> list[tuple[str, str, frozenset[str]]]:
+        """The menu: only the pages the signed-in role may open."""
+        if not current_user.is_authenticated:
+            return []
+        items = []
+        for endpoint, title in NAV:
+            allowed = getattr(current_app.view_functions.get(endpoint), "_roles", frozenset())
+            if current_user.role in allowed:
+                items.append((endpoint, str(title), allowed))
+        return items
+
+    return {"nav_items": nav_items}

@@ -1,0 +1,94 @@
+"""Console pages shared by the roles: start page, customers, team, staff, system."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from console import bp
+from console.auth import roles
+from core import dashboard, jobruns
+from core.customers import customer_profile, search_customers
+from core.db import utcnow
+from core.enums import JobKind, Role
+from core.staff import list_staff
+from core.team import consultant_loads
+from core.timeutil import local_date
+from extensions import db
+from jobs import enqueue_after_commit
+from jobs.system import probe
+
+STAFF = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER, Role.ADMIN)
+CUSTOMER_ROLES = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER)
+
+
+def _today():  # type: ignore[no-untyped-def]
+    return local_date(utcnow(), current_user.timezone)
+
+
+@bp.route("/")
+@roles(*STAFF)
+def home():  # type: ignore[no-untyped-def]
+    today = _today()
+    store = dashboard.store_today(db.session, current_user.store_id, today, current_user.timezone)
+    mine = None
+    team = None
+    if current_user.role == Role.CONSULTANT:
+        mine = dashboard.consultant_today(db.session, current_user.id, current_user.store_id, today)
+    if current_user.role in (Role.MANAGER, Role.CS_AGENT):
+        team = consultant_loads(db.session, current_user.store_id)
+    runs = jobruns.recent(db.session, current_user.store_id, limit=5)
+    return render_template(
+        "console/home.html", today=today, store=store, mine=mine, team=team, runs=runs
+    )
+
+
+@bp.route("/customers")
+@roles(*CUSTOMER_ROLES)
+def customers():  # type: ignore[no-untyped-def]
+    query = request.args.get("q", "").strip()[:20]
+    page = request.args.get("page", 1, type=int) or 1
+    # A consultant searches their own book; customer service and managers the whole store.
+    owner_id = current_user.id if current_user.role == Role.CONSULTANT else None
+    result = search_customers(
+        db.session, current_user.store_id, query, owner_id=owner_id, page=page
+    )
+    return render_template("console/customers.html", result=result, query=query)
+
+
+@bp.route("/customers/<int:customer_id>")
+@roles(*CUSTOMER_ROLES)
+def customer(customer_id: int):  # type: ignore[no-untyped-def]
+    profile = customer_profile(db.session, current_user.store_id, customer_id)
+    return render_template("console/customer.html", profile=profile)
+
+
+@bp.route("/team")
+@roles(Role.MANAGER)
+def team():  # type: ignore[no-untyped-def]
+    return render_template(
+        "console/team.html", team=consultant_loads(db.session, current_user.store_id)
+    )
+
+
+@bp.route("/staff")
+@roles(Role.ADMIN, Role.MANAGER)
+def staff():  # type: ignore[no-untyped-def]
+    return render_template(
+        "console/staff.html", staff=list_staff(db.session, current_user.store_id)
+    )
+
+
+@bp.route("/system", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def system():  # type: ignore[no-untyped-def]
+    if request.method == "POST":
+        run_id = jobruns.create(
+            db.session, JobKind.PROBE, store_id=current_user.store_id, requested_by=current_user.id
+        )
+        enqueue_after_commit(probe, run_id)
+        flash(_("A test job was sent to the worker."), "success")
+        return redirect(url_for("console.system"))
+    runs = jobruns.recent(db.session, current_user.store_id, limit=30)
+    return render_template("console/system.html", runs=runs)

@@ -1,0 +1,320 @@
+"""Customers as staff see them: search, and one page with the whole history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from core import audit
+from core.enums import OpportunityStatus
+from core.models import (
+    Assignment,
+    CallbackAnswers,
+    CallbackTask,
+    CarModel,
+    Customer,
+    FollowUp,
+    Invitation,
+    NeedsAssessment,
+    Opportunity,
+    User,
+    Visit,
+)
+from core.phone import mask_mobile
+from core.scoping import get_in_store
+
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    id: int
+    name: str
+    title: str | None
+    masked_mobile: str
+    grade: str | None
+    status: str | None
+    owner_name: str | None
+    last_visit_at: datetime | None
+    next_follow_up_due: date | None
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    rows: list[CustomerRow]
+    total: int
+    page: int
+    pages: int
+
+
+def search_customers(
+    session: Session,
+    store_id: int,
+    query: str = "",
+    *,
+    owner_id: int | None = None,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+) -> CustomerPage:
+    """Customers of the store by surname or the last digits of the mobile number.
+
+    ``owner_id`` limits the search to one consultant's book. Two statements per call.
+    """
+    latest = (
+        select(Opportunity.id)
+        .where(Opportunity.customer_id == Customer.id)
+        .order_by(Opportunity.status != OpportunityStatus.OPEN.value, Opportunity.id.desc())
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+    owner = aliased(User)
+    base = (
+        select(Customer, Opportunity, owner.display_name)
+        .outerjoin(Opportunity, Opportunity.id == latest)
+        .outerjoin(owner, owner.id == Opportunity.owner_id)
+        .where(Customer.store_id == store_id)
+    )
+    query = (query or "").strip()
+    if query.isdigit():
+        base = base.where(Customer.mobile.like(f"%{query}"))
+    elif query:
+        base = base.where(or_(Customer.surname.like(f"{query}%")))
+    if owner_id is not None:
+        base = base.where(Opportunity.owner_id == owner_id)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    page = max(1, page)
+    result = session.execute(
+        base.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    rows = [
+        CustomerRow(
+            id=c.id,
+            name=c.surname,
+            title=c.title,
+            masked_mobile=mask_mobile(c.mobile),
+            grade=o.grade if o else None,
+            status=o.status if o else None,
+            owner_name=owner_name,
+            last_visit_at=o.last_visit_at if o else None,
+            next_follow_up_due=o.next_follow_up_due if o else None,
+        )
+        for c, o, owner_name in result
+    ]
+    return CustomerPage(rows, total, page, max(1, -(-total // per_page)))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # visit, assessment, follow_up, invitation, callback, assignment
+    data: dict[str, Any]
+
+
+@dataclass
+class CustomerProfile:
+    id: int
+    surname: str
+    title: str | None
+    masked_mobile: str
+    consented: bool
+    consent_notice_version: str | None
+    do_not_contact: bool
+    created_at: datetime
+    opportunities: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+
+def customer_profile(session: Session, store_id: int, customer_id: int) -> CustomerProfile:
+    """The customer and their whole history, newest first. A fixed number of statements."""
+    customer = get_in_store(session, Customer, customer_id, store_id)
+    profile = CustomerProfile(
+        id=customer.id,
+        surname=customer.surname,
+        title=customer.title,
+        masked_mobile=mask_mobile(customer.mobile),
+        consented=customer.consent_at is not None,
+        consent_notice_version=customer.consent_notice_version,
+        do_not_contact=customer.do_not_contact,
+        created_at=customer.created_at,
+    )
+    owner = aliased(User)
+    for opp, owner_name, model in session.execute(
+        select(Opportunity, owner.display_name, CarModel.name)
+        .outerjoin(owner, owner.id == Opportunity.owner_id)
+        .outerjoin(CarModel, CarModel.id == Opportunity.car_model_id)
+        .where(Opportunity.customer_id == customer.id)
+        .order_by(Opportunity.id.desc())
+    ):
+        profile.opportunities.append(
+            {
+                "id": opp.id,
+                "status": opp.status,
+                "grade": opp.grade,
+                "owner": owner_name,
+                "model": model,
+                "created_at": opp.created_at,
+                "next_follow_up_due": opp.next_follow_up_due,
+                "cycle_deadline": opp.cycle_deadline,
+                "in_pool": opp.pool_since is not None,
+                "defeat_reason": opp.defeat_reason,
+                "competitor_brand": opp.competitor_brand,
+                "closed_at": opp.closed_at,
+            }
+        )
+    opp_ids = select(Opportunity.id).where(Opportunity.customer_id == customer.id)
+    staff = aliased(User)
+    timeline = profile.timeline
+
+    for visit, name, model in session.execute(
+        select(Visit, staff.display_name, CarModel.name)
+        .outerjoin(staff, staff.id == Visit.consultant_id)
+        .outerjoin(CarModel, CarModel.id == Visit.car_model_id)
+        .where(Visit.customer_id == customer.id)
+    ):
+        timeline.append(
+            TimelineEntry(
+                visit.checked_in_at,
+                "visit",
+                {
+                    "status": visit.status,
+                    "purpose": visit.purpose,
+                    "source": visit.source,
+                    "consultant": name,
+                    "model": model,
+                    "party_size": visit.party_size,
+                    "first": visit.is_first_visit,
+                    "invited": visit.invitation_id is not None,
+                },
+            )
+        )
+    for a, name in session.execute(
+        select(NeedsAssessment, staff.display_name)
+        .join(staff, staff.id == NeedsAssessment.assessed_by)
+        .where(NeedsAssessment.opportunity_id.in_(opp_ids))
+    ):
+        timeline.append(
+            TimelineEntry(
+                a.assessed_at,
+                "assessment",
+                {
+                    "by": name,
+                    "score": a.score,
+                    "grade": a.grade,
+                    "computed_grade": a.computed_grade,
+                    "override_reason": a.override_reason,
+                },
+            )
+        )
+    for f, name in session.execute(
+        select(FollowUp, staff.display_name)
+        .join(staff, staff.id == FollowUp.consultant_id)
+        .where(FollowUp.opportunity_id.in_(opp_ids))
+    ):
+        timeline.append(
+            TimelineEntry(
+                f.occurred_at,
+                "follow_up",
+                {"by": name, "kind": f.kind, "outcome": f.outcome, "next": f.next_follow_up_on},
+            )
+        )
+    for inv, name in session.execute(
+        select(Invitation, staff.display_name)
+        .outerjoin(staff, staff.id == Invitation.consultant_id)
+        .where(Invitation.customer_id == customer.id)
+    ):
+        timeline.append(
+            TimelineEntry(
+                inv.created_at,
+                "invitation",
+                {
+                    "consultant": name,
+                    "scheduled_at": inv.scheduled_at,
+                    "status": inv.status,
+                    "source": inv.source,
+                },
+            )
+        )
+    for task, answers, name in session.execute(
+        select(CallbackTask, CallbackAnswers, staff.display_name)
+        .outerjoin(CallbackAnswers, CallbackAnswers.task_id == CallbackTask.id)
+        .outerjoin(staff, staff.id == CallbackTask.completed_by)
+        .where(CallbackTask.customer_id == customer.id)
+    ):
+        timeline.append(
+            TimelineEntry(
+                task.completed_at or task.created_at,
+                "callback",
+                {
+                    "kind": task.kind,
+                    "status": task.status,
+                    "due_on": task.due_on,
+                    "by": name,
+                    "call_result": task.call_result,
+                    "outcome": task.outcome,
+                    "note": task.note,
+                    "answers": _answers(answers),
+                },
+            )
+        )
+    from_user, to_user = aliased(User), aliased(User)
+    for asg, from_name, to_name in session.execute(
+        select(Assignment, from_user.display_name, to_user.display_name)
+        .outerjoin(from_user, from_user.id == Assignment.from_owner_id)
+        .outerjoin(to_user, to_user.id == Assignment.to_owner_id)
+        .where(Assignment.opportunity_id.in_(opp_ids))
+    ):
+        timeline.append(
+            TimelineEntry(
+                asg.assigned_at,
+                "assignment",
+                {
+                    "reason": asg.reason,
+                    "from": from_name,
+                    "to": to_name,
+                    "load": asg.to_load,
+                    "cap": asg.to_cap,
+                    "note": asg.note,
+                },
+            )
+        )
+    timeline.sort(key=lambda e: e.at, reverse=True)
+    return profile
+
+
+def _answers(answers: CallbackAnswers | None) -> dict[str, Any] | None:
+    if answers is None:
+        return None
+    return {
+        column: getattr(answers, column)
+        for column in (
+            "remembers_consultant",
+            "satisfaction",
+            "received_follow_up",
+            "has_bought",
+            "bought_reason",
+            "bought_brand",
+            "would_revisit",
+            "same_consultant_ok",
+            "concerns",
+            "other_brands",
+        )
+    }
+
+
+def reveal_mobile(session: Session, store_id: int, customer_id: int, actor_id: int) -> str:
+    """The full mobile number; every reveal is written to the audit trail."""
+    customer = get_in_store(session, Customer, customer_id, store_id)
+    audit.record(
+        session,
+        "reveal_mobile",
+        store_id=store_id,
+        actor_id=actor_id,
+        entity="customer",
+        entity_id=customer_id,
+    )
+    return customer.mobile

@@ -1,0 +1,63 @@
+"""Stores and their staff."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from core.enums import Presence, Role
+from core.models import CarModel, ConsultantSettings, Store, User
+from core.rules import create_default_rules
+from core.security import hash_password
+
+
+def create_store(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    timezone: str = "Asia/Shanghai",
+    car_models: Sequence[tuple[str, str]] = (),
+) -> Store:
+    """A store with its car models (name, brand) and the default rules."""
+    store = Store(code=code, name=name, timezone=timezone)
+    session.add(store)
+    session.flush()
+    session.add_all(
+        CarModel(store_id=store.id, name=model, brand=brand, sort_order=i)
+        for i, (model, brand) in enumerate(car_models)
+    )
+    create_default_rules(session, store.id)
+    return store
+
+
+def create_staff(
+    session: Session,
+    *,
+    store_id: int,
+    username: str,
+    display_name: str,
+    role: Role | str,
+    password: str | None = None,
+    password_hash: str | None = None,
+    load_cap: int | None = None,
+    presence: Presence = Presence.OFF_DUTY,
+) -> User:
+    """A member of staff; consultants also get their dispatch settings."""
+    user = User(
+        store_id=store_id,
+        username=username,
+        display_name=display_name,
+        role=Role(role).value,
+        password_hash=password_hash or hash_password(password or ""),
+    )
+    session.add(user)
+    session.flush()
+    if user.role == Role.CONSULTANT:
+        session.add(
+            ConsultantSettings(
+                user_id=user.id, store_id=store_id, load_cap=load_cap, presence=presence.value
+            )
+        )
+    return user

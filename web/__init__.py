@@ -1,0 +1,1 @@
+"""App-wide web pieces: health check, language switch, error pages, CLI commands, labels."""

@@ -1,0 +1,46 @@
+"""Command-line entry points: ``flask --app wsgi demo-data``, ``... worker``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("demo-data")
+    def demo_data() -> None:
+        """Load the demo store with 60 days of history (once; does nothing if it exists)."""
+        from core.demo import load_demo
+
+        summary = load_demo(db.session)
+        db.session.commit()
+        if summary.created:
+            click.echo(
+                "Demo store created: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items())
+            )
+        else:
+            click.echo("Demo store already present; nothing changed.")
+
+    @app.cli.command("demo-logins")
+    def demo_logins() -> None:
+        """Print the demo sign-ins."""
+        from core.demo import DEMO_PASSWORD, demo_logins
+
+        click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
+        for login in demo_logins():
+            click.echo(f"  {login.username:<10} {login.role:<11} {login.display_name}")
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+    def worker(burst: bool) -> None:
+        """Run an RQ worker on the app's queue (needs REDIS_URL)."""
+        from rq import Worker
+
+        from jobs import get_queue
+
+        if not current_app.config.get("REDIS_URL"):
+            raise click.ClickException("REDIS_URL is not set: jobs run inline, no worker needed.")
+        queue = get_queue()
+        Worker([queue], connection=queue.connection).work(burst=burst, with_scheduler=False)

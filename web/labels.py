@@ -1,0 +1,152 @@
+"""Human labels for the domain's enumerations, in the user's language."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, get_locale, gettext
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    "role": {
+        "cs_agent": _l("Customer service"),
+        "consultant": _l("Sales consultant"),
+        "manager": _l("Sales manager"),
+        "admin": _l("Administrator"),
+    },
+    "presence": {
+        "on_duty": _l("On duty"),
+        "on_break": _l("On break"),
+        "off_duty": _l("Off duty"),
+    },
+    "grade": {
+        "new": _l("New (not graded)"),
+        "H": _l("H · buys within 7 days"),
+        "A": _l("A · within 15 days"),
+        "B": _l("B · within 30 days"),
+        "C": _l("C · dormant"),
+        "O": _l("O · ordered"),
+        "F": _l("F · defeated"),
+    },
+    "opportunity_status": {"open": _l("Open"), "won": _l("Ordered"), "lost": _l("Lost")},
+    "visit_status": {
+        "waiting": _l("Waiting"),
+        "assigned": _l("Consultant on the way"),
+        "in_reception": _l("With a consultant"),
+        "finished": _l("Finished"),
+        "left": _l("Left without reception"),
+    },
+    "visit_source": {"kiosk": _l("Kiosk"), "reception": _l("Reception desk")},
+    "purpose": {
+        "look": _l("Looking around"),
+        "test_drive": _l("Test drive"),
+        "delivery": _l("Take delivery"),
+        "other": _l("Other"),
+    },
+    "activity": {
+        "call": _l("Call"),
+        "message": _l("Message"),
+        "revisit": _l("Revisit"),
+        "test_drive": _l("Test drive"),
+        "quote": _l("Quote"),
+        "invitation": _l("Invitation"),
+    },
+    "invitation_status": {
+        "scheduled": _l("Scheduled"),
+        "honoured": _l("Honoured"),
+        "missed": _l("Missed"),
+        "cancelled": _l("Cancelled"),
+    },
+    "callback_kind": {
+        "dormant": _l("Dormant"),
+        "stalled": _l("Stalled"),
+        "defeat": _l("Defeat"),
+        "scheduled": _l("Scheduled"),
+        "retry": _l("Retry"),
+    },
+    "callback_status": {"open": _l("To call"), "done": _l("Done"), "cancelled": _l("Cancelled")},
+    "call_result": {
+        "reached": _l("Reached"),
+        "no_answer": _l("No answer"),
+        "busy": _l("Busy"),
+        "wrong_number": _l("Wrong number"),
+        "refused": _l("Refused"),
+    },
+    "callback_outcome": {
+        "bought_elsewhere": _l("Bought elsewhere"),
+        "invite_back": _l("Invited back"),
+        "call_again": _l("Call again later"),
+        "unreachable": _l("Unreachable, retry"),
+        "gave_up": _l("Unreachable, closed"),
+        "do_not_contact": _l("Do not contact"),
+    },
+    "defeat_reason": {
+        "other_brand": _l("Bought another brand"),
+        "price": _l("Price"),
+        "financing": _l("Financing"),
+        "no_longer_needs": _l("No longer needs a car"),
+        "unreachable": _l("Unreachable"),
+        "other": _l("Other"),
+    },
+    "assignment_reason": {
+        "returning_owner": _l("Returning customer to own consultant"),
+        "rotation": _l("Walk-in rotation"),
+        "queue": _l("From the waiting queue"),
+        "refill": _l("Cyclic refill"),
+        "manual": _l("Reassigned by hand"),
+        "reinvite": _l("Invited back by customer service"),
+        "to_service": _l("Handed to customer service"),
+        "released": _l("Put back in the pool"),
+    },
+    "job_kind": {
+        "nightly": _l("Nightly run"),
+        "callback_list": _l("Callback list"),
+        "refill": _l("Refill"),
+        "probe": _l("Worker test"),
+    },
+    "job_status": {
+        "queued": _l("Queued"),
+        "running": _l("Running"),
+        "succeeded": _l("Succeeded"),
+        "failed": _l("Failed"),
+        "skipped": _l("Skipped"),
+    },
+    "title": {"mr": _l("Mr"), "ms": _l("Ms")},
+    # Keys of a job run's counts.
+    "count": {
+        "dormant": _l("dormant"),
+        "stalled": _l("stalled"),
+        "defeat": _l("defeat"),
+        "scheduled": _l("scheduled"),
+        "retry": _l("retry"),
+        "refilled": _l("refilled"),
+        "unplaced": _l("unplaced"),
+        "host": _l("host"),
+        "pid": _l("process"),
+    },
+}
+
+
+def label(kind: str, value: object) -> str:
+    if value is None:
+        return ""
+    return str(LABELS.get(kind, {}).get(str(value), value))
+
+
+def customer_name(surname: str, title: str | None) -> str:
+    """王先生 / Mr 王: the polite form of address staff use."""
+    if title == "mr":
+        return gettext("Mr %(surname)s", surname=surname)
+    if title == "ms":
+        return gettext("Ms %(surname)s", surname=surname)
+    return surname
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals["customer_name"] = customer_name
+    # Dates and times in the user's language and the store's time zone.
+    app.jinja_env.filters["format_date"] = lambda value, fmt="medium": format_date(value, fmt)
+    app.jinja_env.filters["format_datetime"] = lambda value, fmt="medium": format_datetime(
+        value, fmt
+    )
+    app.jinja_env.globals["label"] = label
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "zh")

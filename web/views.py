@@ -1,0 +1,70 @@
+"""Routes that belong to no role: the front door, the health check, the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, redirect, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from core.auth import set_locale
+from extensions import db
+from wsgi import LANGUAGES
+
+bp = Blueprint("web", __name__)
+
+
+@bp.route("/")
+def index():  # type: ignore[no-untyped-def]
+    return redirect(url_for("console.home"))
+
+
+@bp.route("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    """Database and queue status as JSON; 503 when the database cannot be reached."""
+    body: dict[str, Any] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        body["database"] = "ok"
+    except Exception as exc:  # any driver error means: not healthy
+        db.session.rollback()
+        body["database"] = "error"
+        body["database_error"] = type(exc).__name__
+    body["queue"] = _queue_status()
+    body["status"] = "ok" if body["database"] == "ok" else "error"
+    return jsonify(body), 200 if body["database"] == "ok" else 503
+
+
+def _queue_status() -> dict[str, Any]:
+    from rq import Worker
+
+    from jobs import get_queue
+
+    if not current_app.config.get("REDIS_URL"):
+        return {"mode": "inline", "status": "ok"}
+    queue = get_queue()
+    try:
+        queue.connection.ping()
+        return {
+            "mode": "redis",
+            "status": "ok",
+            "queued": queue.count,
+            "workers": Worker.count(queue=queue),
+        }
+    except Exception as exc:
+        return {"mode": "redis", "status": "error", "error": type(exc).__name__}
+
+
+@bp.route("/lang", methods=["POST"])
+def switch_language():  # type: ignore[no-untyped-def]
+    """Switch the interface language; it sticks in the session and on the user's profile."""
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            set_locale(db.session, current_user.id, lang)
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("web.index")
+    return redirect(target)

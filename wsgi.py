@@ -1,0 +1,137 @@
+"""The application factory: ``flask --app wsgi ...`` and ``gunicorn 'wsgi:create_app()'``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from extensions import babel, csrf, db, limiter, migrate
+from settings import database_url, redis_url
+
+ROOT = Path(__file__).resolve().parent
+LANGUAGES = ("zh", "en")
+
+
+class HttpsAwareSessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else generated once into instance/ (never committed)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite: enforce foreign keys and wait for a lock instead of failing at once."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    instance_path = Path(app.instance_path)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=database_url(instance_path),
+        REDIS_URL=redis_url(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE") == "1",
+        SESSION_COOKIE_NAME="showroom_session",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,  # one working day
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, which expires
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        RATELIMIT_ENABLED=True,
+        TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
+    )
+    if config:
+        app.config.update(config)
+    if "SECRET_KEY" not in (config or {}):
+        app.config["SECRET_KEY"] = _secret_key(instance_path)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.session_interface = HttpsAwareSessionInterface()
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+
+    from console import auth as console_auth
+    from console import bp as console_bp
+    from jobs import init_app as init_jobs
+    from kiosk import bp as kiosk_bp
+    from web import commands, errors, labels, views
+
+    console_auth.init_login(app)
+    init_jobs(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(console_bp)
+    app.register_blueprint(kiosk_bp)
+    errors.register(app)
+    labels.register(app)
+    commands.register(app)
+    _register_commit_point(app)
+    return app
+
+
+def _select_locale() -> str:
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
+        return current_user.locale
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return "zh"
+
+
+def _select_timezone() -> str:
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False):
+        return current_user.timezone
+    return getattr(g, "store_timezone", None) or "Asia/Shanghai"
+
+
+def _register_commit_point(app: Flask) -> None:
+    """One place commits: the end of a request that succeeded. Jobs are enqueued after it."""
+    from jobs import flush_pending
+
+    @app.after_request
+    def commit(response):  # type: ignore[no-untyped-def]
+        if response.status_code < 400:
+            db.session.commit()
+            flush_pending()
+        else:
+            db.session.rollback()
+        return response
