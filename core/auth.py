@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.db import utcnow
 from core.errors import AuthenticationFailed, ValidationError
+from core.i18n import N_
 from core.models import Store, User
 from core.security import burn_password_check, hash_password, verify_password
 
@@ -73,7 +74,7 @@ def authenticate(session: Session, username: str, password: str) -> StaffIdentit
 
 def set_password(session: Session, user_id: int, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError({"password": "Use at least 8 characters."})
+        raise ValidationError({"password": N_("Use at least 8 characters.")})
     user = session.get(User, user_id)
     assert user is not None
     user.password_hash = hash_password(password)

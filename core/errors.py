@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.i18n import N_
+
 
 class DomainError(Exception):
     """A rule of the domain refused the action. ``message`` is an English msgid."""
@@ -16,12 +18,12 @@ class NotFound(DomainError):
     """The record does not exist, or not in the caller's store (the two look the same)."""
 
     def __init__(self, entity: str = "record") -> None:
-        super().__init__("Not found")
+        super().__init__(N_("Not found"))
         self.entity = entity
 
 
 class PermissionDenied(DomainError):
-    def __init__(self, message: str = "You do not have permission to do this.") -> None:
+    def __init__(self, message: str = N_("You do not have permission to do this.")) -> None:
         super().__init__(message)
 
 
@@ -29,7 +31,7 @@ class ValidationError(DomainError):
     """Bad input. ``errors`` maps a field name to a message msgid."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("Please correct the fields marked below.")
+        super().__init__(N_("Please correct the fields marked below."))
         self.errors = errors
 
 
@@ -37,4 +39,4 @@ class AuthenticationFailed(DomainError):
     """Deliberately says nothing about whether the user exists."""
 
     def __init__(self) -> None:
-        super().__init__("Wrong username or password.")
+        super().__init__(N_("Wrong username or password."))

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.enums import Grade
 from core.errors import ValidationError
+from core.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def score_answers(scoring: dict[str, Any], answers: dict[str, str]) -> GradeResu
         chosen = answers.get(key)
         option = next((o for o in indicator["options"] if o["key"] == chosen), None)
         if option is None:
-            errors[key] = "Choose one answer."
+            errors[key] = N_("Choose one answer.")
             continue
         breakdown.append(ScoredAnswer(key, option["key"], int(option["points"])))
     if errors:

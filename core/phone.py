@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.errors import ValidationError
+from core.i18n import N_
 
 _SEPARATORS = re.compile(r"[\s\-()]")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -23,7 +24,9 @@ def normalise_mobile(raw: str, field: str = "mobile") -> str:
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     if not _MOBILE.fullmatch(digits):
-        raise ValidationError({field: "Enter an 11-digit Chinese mobile number starting 13-19."})
+        raise ValidationError(
+            {field: N_("Enter an 11-digit Chinese mobile number starting 13-19.")}
+        )
     return digits
 
 

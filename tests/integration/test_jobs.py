@@ -1,0 +1,95 @@
+"""Jobs: enqueued after the commit with ids only, run inline or by a real RQ worker."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models import JobRun
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _runs(engine, store_id):
+    with Session(engine) as s:
+        return s.scalars(select(JobRun).where(JobRun.store_id == store_id)).all()
+
+
+def _worker_env(app):
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=app.config["REDIS_URL"],
+        SECRET_KEY="test-secret",
+    )
+    return env
+
+
+def test_worker_probe_round_trip(app, app_engine, signed_in):
+    web, admin, store = signed_in("admin")
+    assert web.post("/console/system", {}).status_code == 302
+    [run] = _runs(app_engine, store.id)
+    assert run.kind == "probe" and run.requested_by == admin.id
+    if not app.config["REDIS_URL"]:
+        # embedded default: the job ran inline, in this process, after the commit
+        assert run.status == "succeeded" and run.counts["pid"] == os.getpid()
+        return
+    assert run.status == "queued"
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
+        cwd=ROOT, env=_worker_env(app), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [run] = _runs(app_engine, store.id)
+    assert run.status == "succeeded", run.error
+    assert run.counts["pid"] != os.getpid()
+    assert run.started_at <= run.finished_at
+    page = web.get("/console/system").get_data(as_text=True)
+    assert "成功" in page
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis: runs in CI's 2nd pass")
+def test_a_bare_rq_worker_runs_jobs_too(app, app_engine, signed_in):
+    """`rq worker` without Flask finds the database from DATABASE_URL."""
+    web, _, store = signed_in("admin")
+    web.post("/console/system", {})
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", app.config["REDIS_URL"],
+            "showroom",
+        ],
+        cwd=ROOT, env=_worker_env(app), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [run] = _runs(app_engine, store.id)
+    assert run.status == "succeeded", run.error
+
+
+def test_jobs_accept_ids_and_dates_only(app):
+    from jobs import enqueue
+    from jobs.system import probe
+
+    with app.app_context(), pytest.raises(TypeError):
+        enqueue(probe, {"name": "王先生", "mobile": "13800138000"})
+
+
+def test_a_failed_job_is_recorded_with_its_error(app, app_engine, committed):
+    from core import jobruns
+    from core.enums import JobKind
+    from jobs.runtime import run_recorded
+
+    store = committed.store()
+    run_id = jobruns.create(committed.session, JobKind.PROBE, store_id=store.id)
+    committed.session.commit()
+
+    def explode(session):
+        raise ValueError("disk on fire")
+
+    with app.app_context(), pytest.raises(ValueError):
+        run_recorded(run_id, explode)
+    [run] = _runs(app_engine, store.id)
+    assert run.status == "failed" and "disk on fire" in run.error and run.finished_at

@@ -1,0 +1,101 @@
+from datetime import date, timedelta
+
+import pytest
+
+from core.auth import authenticate, load_identity
+from core.dashboard import consultant_today, store_today
+from core.enums import Presence, Role
+from core.errors import AuthenticationFailed, NotFound
+from core.models import AuditEvent, Customer
+from core.rules import DEFAULT_CYCLES, current_rules
+from core.scoping import get_in_store
+from core.team import consultant_loads
+from tests.factories import PASSWORD
+
+
+def test_sign_in_with_the_right_password(factory, session):
+    user = factory.user(factory.store(), Role.MANAGER)
+    identity = authenticate(session, user.username.upper(), PASSWORD)
+    assert (identity.id, identity.role) == (user.id, "manager")
+    assert session.query(AuditEvent).filter_by(actor_id=user.id, action="sign_in").count() == 1
+
+
+@pytest.mark.parametrize("case", ["wrong password", "unknown user", "disabled user"])
+def test_sign_in_failures_all_look_the_same(factory, session, case):
+    user = factory.user(factory.store(), active=case != "disabled user")
+    username = "nobody-here" if case == "unknown user" else user.username
+    password = "wrong-pass" if case == "wrong password" else PASSWORD
+    with pytest.raises(AuthenticationFailed) as info:
+        authenticate(session, username, password)
+    assert info.value.message == "Wrong username or password."
+
+
+def test_identity_carries_the_store(factory, session):
+    store = factory.store(timezone="Europe/Berlin")
+    user = factory.user(store)
+    identity = load_identity(session, user.id)
+    assert identity.store_id == store.id
+    assert identity.timezone == "Europe/Berlin"
+    assert load_identity(session, 987654321) is None
+
+
+def test_a_new_store_starts_with_the_default_rules(factory, session):
+    rules = current_rules(session, factory.store().id)
+    assert rules.version == 1
+    assert rules.callback_retry_limit == 3
+    assert {g: (c.follow_up_days, c.cycle_days) for g, c in rules.cycles.items()} == {
+        str(g): v for g, v in DEFAULT_CYCLES.items()
+    }
+    assert rules.cycles["H"].follow_up_days == 2 and rules.cycles["B"].cycle_days == 30
+
+
+def test_records_of_another_store_do_not_exist(factory, session):
+    a, b = factory.store(), factory.store()
+    customer = factory.customer(b)
+    assert get_in_store(session, Customer, customer.id, b.id) is customer
+    with pytest.raises(NotFound):
+        get_in_store(session, Customer, customer.id, a.id)
+
+
+def test_load_counts_new_and_high_intent_only(factory, session):
+    store = factory.store()
+    anna = factory.consultant(store, cap=5, name="Anna")
+    ben = factory.consultant(store, presence=Presence.ON_BREAK, name="Ben")
+    factory.book(anna, 2, grade="H")
+    factory.book(anna, 1, grade=None)
+    factory.book(anna, 1, grade="B")
+    factory.book(anna, 3, grade="C")  # dormant: not counted
+    for grade in ("O", "F"):  # closed: not counted
+        factory.opportunity(factory.customer(store), owner=anna, grade=grade)
+    loads = {row.display_name: row for row in consultant_loads(session, store.id)}
+    assert (loads["Anna"].load, loads["Anna"].cap, loads["Anna"].room) == (4, 5, 1)
+    assert loads["Anna"].by_grade == {"H": 2, "new": 1, "B": 1, "C": 3}
+    assert (loads["Ben"].load, loads["Ben"].cap, loads["Ben"].presence) == (0, 30, "on_break")
+
+
+def test_consultant_today_counts_due_and_overdue(factory, session):
+    store = factory.store()
+    anna = factory.consultant(store)
+    today = date(2026, 11, 29)
+    for due in (today, today, today - timedelta(days=3), today + timedelta(days=2)):
+        factory.opportunity(factory.customer(store), owner=anna, grade="A", next_follow_up_due=due)
+    mine = consultant_today(session, anna.id, store.id, today)
+    assert (mine.load, mine.due_today, mine.overdue) == (4, 2, 1)
+
+
+def test_store_today_counts_only_that_store_and_day(factory, session):
+    from core.timeutil import local_moment
+
+    store, other = factory.store(), factory.store()
+    today = date(2026, 11, 29)
+    at_9 = local_moment(today, __import__("datetime").time(9), store.timezone)
+    yesterday = at_9 - timedelta(days=1)
+    factory.visit(factory.customer(store), status="waiting", checked_in_at=at_9)
+    factory.visit(factory.customer(store), status="finished", checked_in_at=at_9)
+    factory.visit(factory.customer(store), status="finished", checked_in_at=yesterday)
+    factory.visit(factory.customer(other), status="waiting", checked_in_at=at_9)
+    factory.callback_task(factory.customer(store), kind="defeat", due_on=today)
+    factory.callback_task(factory.customer(store), kind="dormant", due_on=today + timedelta(1))
+    result = store_today(session, store.id, today, store.timezone)
+    assert result.visits_by_status == {"waiting": 1, "finished": 1}
+    assert result.callbacks_by_kind == {"defeat": 1}
