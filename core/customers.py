@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from core import audit
@@ -62,34 +62,45 @@ def search_customers(
 ) -> CustomerPage:
     """Customers of the store by surname or the last digits of the mobile number.
 
-    ``owner_id`` limits the search to one consultant's book. Two statements per call.
+    With ``owner_id``: one consultant's book (the opportunities they own, open ones first).
+    Otherwise the whole store, each customer with their current opportunity (the open one,
+    else the latest). Two statements per call, whatever the size of the store.
     """
-    latest = (
-        select(Opportunity.id)
-        .where(Opportunity.customer_id == Customer.id)
-        .order_by(Opportunity.status != OpportunityStatus.OPEN.value, Opportunity.id.desc())
-        .limit(1)
-        .correlate(Customer)
-        .scalar_subquery()
-    )
     owner = aliased(User)
-    base = (
-        select(Customer, Opportunity, owner.display_name)
-        .outerjoin(Opportunity, Opportunity.id == latest)
-        .outerjoin(owner, owner.id == Opportunity.owner_id)
-        .where(Customer.store_id == store_id)
-    )
-    query = (query or "").strip()
-    if query.isdigit():
-        base = base.where(Customer.mobile.like(f"%{query}"))
-    elif query:
-        base = base.where(or_(Customer.surname.like(f"{query}%")))
-    if owner_id is not None:
-        base = base.where(Opportunity.owner_id == owner_id)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     page = max(1, page)
+    if owner_id is not None:
+        filtered = (
+            select(Customer, Opportunity)
+            .join(Opportunity, Opportunity.customer_id == Customer.id)
+            .where(Opportunity.store_id == store_id, Opportunity.owner_id == owner_id)
+        )
+        order = (Opportunity.status != OpportunityStatus.OPEN.value, Opportunity.id.desc())
+        rows_query = filtered.add_columns(owner.display_name).outerjoin(
+            owner, owner.id == Opportunity.owner_id
+        )
+    else:
+        filtered = select(Customer).where(Customer.store_id == store_id)
+        current = (
+            select(Opportunity.id)
+            .where(Opportunity.customer_id == Customer.id)
+            .order_by(Opportunity.status != OpportunityStatus.OPEN.value, Opportunity.id.desc())
+            .limit(1)
+            .correlate(Customer)
+            .scalar_subquery()
+        )
+        order = (Customer.id.desc(),)
+        rows_query = (
+            filtered.add_columns(Opportunity, owner.display_name)
+            .outerjoin(Opportunity, Opportunity.id == current)
+            .outerjoin(owner, owner.id == Opportunity.owner_id)
+        )
+    condition = _search_condition(query)
+    if condition is not None:
+        filtered = filtered.where(condition)
+        rows_query = rows_query.where(condition)
+    total = session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
     result = session.execute(
-        base.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)
+        rows_query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
     ).all()
     rows = [
         CustomerRow(
@@ -106,6 +117,17 @@ def search_customers(
         for c, o, owner_name in result
     ]
     return CustomerPage(rows, total, page, max(1, -(-total // per_page)))
+
+
+def _search_condition(query: str) -> ColumnElement[bool] | None:
+    """Digits: the end of the mobile number. Anything else: the start of the surname."""
+    query = (query or "").strip()
+    if not query:
+        return None
+    if query.isdigit():
+        return Customer.mobile.like(f"%{query}")
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Customer.surname.like(f"{escaped}%", escape="\\")
 
 
 @dataclass(frozen=True)

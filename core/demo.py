@@ -245,9 +245,9 @@ _OVERRIDE_DOWN = ("客户明确年底前不会购车", "决策人未到场，保
 
 # Follow-up odds per grade: (defeat, invitation, re-grade by phone)
 _FOLLOW_UP_ODDS: dict[str, tuple[float, float, float]] = {
-    Grade.H: (0.05, 0.38, 0.08),
-    Grade.A: (0.05, 0.24, 0.12),
-    Grade.B: (0.06, 0.16, 0.12),
+    Grade.H: (0.05, 0.32, 0.08),
+    Grade.A: (0.05, 0.2, 0.12),
+    Grade.B: (0.06, 0.13, 0.12),
 }
 _ORDER_AT_REVISIT: dict[str | None, float] = {Grade.H: 0.5, Grade.A: 0.24, Grade.B: 0.1}
 # Callback outcomes once the customer is reached, by the kind of the first call.
@@ -274,6 +274,11 @@ _LOAD_GRADES: tuple[str | None, ...] = (None, *(g.value for g in HIGH_INTENT))
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 R = TypeVar("R", bound=Base)
+
+
+def _opp(lead: _Lead) -> Opportunity:
+    assert lead.opp is not None
+    return lead.opp
 
 
 def demo_logins() -> tuple[DemoLogin, ...]:
@@ -387,6 +392,12 @@ class _Staff:
         return self.user.display_name
 
     @property
+    def desk(self) -> ConsultantSettings:
+        """A consultant's dispatch settings."""
+        assert self.settings is not None
+        return self.settings
+
+    @property
     def cap(self) -> int:
         if self.profile and self.profile.load_cap is not None:
             return self.profile.load_cap
@@ -461,6 +472,9 @@ class _DemoBuilder:
         self.invitations_on: dict[date, list[tuple[_Lead, Invitation]]] = {}
         self.book: dict[int, dict[_Lead, None]] = {}  # consultant id -> open opps owned
         self.break_from = now - timedelta(minutes=50)
+        # Callbacks the history already owes today, by kind: yesterday's events are steered so
+        # that today's worklist shows every kind.
+        self.owed_today: dict[str, int] = {}
 
     # --- setup ------------------------------------------------------------------------------
 
@@ -527,8 +541,7 @@ class _DemoBuilder:
             for username, profile in _PROFILES.items()
         ]
         for consultant in self.consultants:
-            assert consultant.settings is not None
-            self.rows.add(consultant.settings)
+            self.rows.add(consultant.desk)
             self.book[consultant.id] = {}
         self.rule_set: RuleSet = create_default_rules(self.session, store.id, self.manager.id)
         self.rule_set.created_at = setup
@@ -577,6 +590,14 @@ class _DemoBuilder:
             and staff.user.username == _TODAY_ON_BREAK
             and moment >= self.break_from
         )
+
+    def _owed_today(self, kind: CallbackKind, day: date, lead: _Lead) -> None:
+        if day == self.today - timedelta(days=1) and lead.contactable:
+            self.owed_today[kind] = self.owed_today.get(kind, 0) + 1
+
+    def _short_of(self, kind: CallbackKind, day: date) -> bool:
+        """Yesterday, while nothing yet owes today a callback of this kind."""
+        return day == self.today - timedelta(days=1) and not self.owed_today.get(kind)
 
     # --- loads and owners -------------------------------------------------------------------
 
@@ -762,6 +783,8 @@ class _DemoBuilder:
         opp.close_note = note or _DEFEAT_NOTES[reason].format(brand=brand)
         lead.lost_on = self._local(at)
         lead.defeat_by = by if consultant_defeat else None
+        if consultant_defeat:
+            self._owed_today(CallbackKind.DEFEAT, lead.lost_on, lead)
 
     def _reopen(self, lead: _Lead, at: datetime) -> None:
         """A defeat overturned by a callback: the opportunity is open again, to be re-assessed."""
@@ -820,7 +843,9 @@ class _DemoBuilder:
                     break
         return answers
 
-    def _first_grade(self, staff: _Staff) -> str:
+    def _first_grade(self, staff: _Staff, lead: _Lead, day: date) -> str:
+        if self._short_of(CallbackKind.DORMANT, day) and lead.contactable:
+            return Grade.C.value
         bias = staff.profile.dormant_bias if staff.profile else 0.0
         weights = (0.12, 0.25, 0.33, 0.30 + bias)
         return self.rng.choices(("H", "A", "B", "C"), weights)[0]
@@ -883,6 +908,7 @@ class _DemoBuilder:
             opp.cycle_deadline = None
             lead.dormant_by = by
             lead.dormant_on = day
+            self._owed_today(CallbackKind.DORMANT, day, lead)
             if lead.owner is not None:
                 self._assign(lead, None, at, AssignmentReason.TO_SERVICE, by=by)
             return
@@ -923,12 +949,18 @@ class _DemoBuilder:
         return arrivals
 
     def _arrival_times(self, day: date, count: int, latest: time) -> list[datetime]:
+        """Arrivals peak mid-morning and mid-afternoon; Saturdays bring a rush at the 14:00
+        group-buying event (团购会)."""
         hours = [h for h in range(9, 18) if time(h, 0) < latest]
         weights = [4, 8, 9, 6, 5, 7, 8, 7, 4][: len(hours)]
+        rush = day.weekday() == 5 and time(14, 30) < latest
         times = []
         for _ in range(count):
-            hour = self.rng.choices(hours, weights)[0]
-            moment = self._at(day, hour, self.rng.randint(0, 59))
+            if rush and self.rng.random() < 0.45:
+                moment = self._at(day, 13, 50) + timedelta(minutes=self.rng.randint(0, 35))
+            else:
+                hour = self.rng.choices(hours, weights)[0]
+                moment = self._at(day, hour, self.rng.randint(0, 59))
             times.append(min(moment, local_moment(day, latest, TIMEZONE)))
         return sorted(times)
 
@@ -1034,11 +1066,18 @@ class _DemoBuilder:
     ) -> tuple[_Staff, AssignmentReason, list[dict[str, Any]] | None, datetime] | None:
         """Returning owner, else the rotation under the cap, else the queue; None: nobody."""
         small = timedelta(minutes=self.rng.randint(0, 2))
-        if lead.owner is not None and lead.open_opp and self._available(lead.owner, at):
-            return lead.owner, AssignmentReason.RETURNING_OWNER, None, at + small
+        owner = lead.owner
+        # A returning customer waits for their own consultant unless that would take too long.
+        if (
+            owner is not None
+            and lead.open_opp
+            and self._available(owner, at)
+            and owner.busy_until <= at + timedelta(minutes=10)
+        ):
+            return owner, AssignmentReason.RETURNING_OWNER, None, max(at, owner.busy_until)
         order = sorted(
             self.consultants,
-            key=lambda s: (s.settings.last_walk_in_at or _EPOCH, s.id),  # type: ignore[union-attr]
+            key=lambda s: (s.desk.last_walk_in_at or _EPOCH, s.id),
         )
         candidates: list[dict[str, Any]] = []
         chosen: _Staff | None = None
@@ -1059,15 +1098,13 @@ class _DemoBuilder:
             return chosen, AssignmentReason.ROTATION, candidates, at + small
         if queue:
             first_free = min(queue, key=lambda s: s.busy_until)
-            if first_free.busy_until - at <= timedelta(minutes=35):
+            if first_free.busy_until - at <= timedelta(minutes=20):
                 free_at = first_free.busy_until + timedelta(minutes=1)
                 return first_free, AssignmentReason.QUEUE, candidates, free_at
         return None
 
     def _receive(self, staff: _Staff, visit: Visit, assigned_at: datetime) -> datetime:
-        start = max(assigned_at, staff.busy_until) + timedelta(minutes=self.rng.randint(1, 8))
-        if start - visit.checked_in_at > timedelta(minutes=15) and visit.purpose != "delivery":
-            start = max(visit.checked_in_at + timedelta(minutes=15), assigned_at)
+        start = max(assigned_at, staff.busy_until) + timedelta(minutes=self.rng.randint(1, 5))
         minutes = {
             VisitPurpose.TEST_DRIVE: (45, 90),
             VisitPurpose.DELIVERY: (40, 80),
@@ -1080,8 +1117,7 @@ class _DemoBuilder:
         visit.reception_ended_at = ended
         visit.status = VisitStatus.FINISHED.value
         staff.busy_until = ended
-        assert staff.settings is not None
-        staff.settings.last_walk_in_at = assigned_at
+        staff.desk.last_walk_in_at = assigned_at
         return ended
 
     def _left(self, lead: _Lead, visit: Visit, at: datetime) -> None:
@@ -1095,14 +1131,22 @@ class _DemoBuilder:
         opp = lead.opp
         assert opp is not None
         self.rows.link(visit, "opportunity_id", opp)
-        staff = lead.owner
-        if staff is None or not self._available(staff, at):
-            staff = next((s for s in self.consultants if self._available(s, at)), None)
-        if staff is None:
+        lead.delivery_on = None
+        # The consultant who sold the car hands it over, or whoever is free soonest.
+        on_floor = [s for s in self.consultants if self._available(s, at)]
+        owner = lead.owner
+        if (
+            owner is not None
+            and owner in on_floor
+            and owner.busy_until <= at + timedelta(minutes=10)
+        ):
+            staff = owner
+        elif on_floor:
+            staff = min(on_floor, key=lambda s: (max(s.busy_until, at), s.id))
+        else:
             self._left(lead, visit, at)
             return
-        self._receive(staff, visit, at + timedelta(minutes=1))
-        lead.delivery_on = None
+        self._receive(staff, visit, max(at, staff.busy_until) + timedelta(minutes=1))
 
     def _reception_outcome(
         self, lead: _Lead, staff: _Staff, visit: Visit, first: bool, ended: datetime
@@ -1121,7 +1165,7 @@ class _DemoBuilder:
             return
         if first:
             if self.rng.random() < 0.85:
-                self._assess(lead, staff, ended, self._first_grade(staff))
+                self._assess(lead, staff, ended, self._first_grade(staff, lead, self._local(ended)))
             else:
                 opp.next_follow_up_due = self._local(ended) + timedelta(days=1)
         elif opp.grade is None or self.rng.random() < 0.6:
@@ -1240,13 +1284,18 @@ class _DemoBuilder:
                             self._follow_up_row(
                                 lead, staff, ActivityKind.CALL, at, note="电话沟通，完成需求分析"
                             )
-                            self._assess(lead, staff, at, self._first_grade(staff))
+                            grade = self._first_grade(staff, lead, day)
+                            self._assess(lead, staff, at, grade)
                     continue
                 due = opp.next_follow_up_due
                 due_now = due is not None and (
                     due <= day or (tomorrow_off and due == day + timedelta(days=1))
                 )
                 chance = staff.profile.diligence if due_now else 0.03
+                if day == self.today:
+                    chance *= 0.5  # the afternoon's calls are still to be made
+                elif staff.user.username == _SLOPPY and (self.today - day).days <= 10:
+                    chance *= 0.6  # lately he lets follow-ups slip
                 if self.rng.random() < chance:
                     self._follow_up(lead, staff, day)
 
@@ -1257,6 +1306,8 @@ class _DemoBuilder:
             return
         defeat, invite, regrade = _FOLLOW_UP_ODDS[opp.grade]
         r = self.rng.random()
+        if self._short_of(CallbackKind.DEFEAT, day) and lead.contactable:
+            r = 0.0
         if r < defeat:
             reason = self.rng.choices(list(_DEFEAT_WEIGHTS), list(_DEFEAT_WEIGHTS.values()))[0]
             brand = self._brand() if reason == DefeatReason.OTHER_BRAND else None
@@ -1305,7 +1356,7 @@ class _DemoBuilder:
             return
         movable = [lead for lead in self.book[high.id] if lead.opp and lead.opp.grade in ("A", "B")]
         if movable:
-            lead = min(movable, key=lambda item: item.opp.last_follow_up_at or _EPOCH)  # type: ignore[union-attr]
+            lead = min(movable, key=lambda item: _opp(item).last_follow_up_at or _EPOCH)
             note = f"经理调整：{high.name}负荷偏高，转给{low.name}"
             self._assign(lead, low, at, AssignmentReason.MANUAL, by=self.manager, note=note)
 
@@ -1319,7 +1370,7 @@ class _DemoBuilder:
         ]
         if at is None or not stale:
             return
-        lead = min(stale, key=lambda item: item.opp.next_follow_up_due or day)  # type: ignore[union-attr]
+        lead = min(stale, key=lambda item: _opp(item).next_follow_up_due or day)
         note = "经理收回长期未跟进的客户，重新分配"
         self._assign(lead, None, at, AssignmentReason.RELEASED, by=self.manager, note=note)
         self._to_pool(lead, at, PoolReason.RETURNED, sloppy)
@@ -1463,14 +1514,14 @@ class _DemoBuilder:
             and lead.open_opp.owner_id is None
             and lead.open_opp.pool_since is not None
         ]
-        pool.sort(key=lambda lead: lead.open_opp.pool_since)  # type: ignore[union-attr,return-value]
+        pool.sort(key=lambda lead: _opp(lead).pool_since or _EPOCH)
         refilled = unplaced = 0
         for lead in pool:
             opp = lead.opp
             assert opp is not None
             order = sorted(
                 (s for s in self.consultants if s.id != opp.declined_owner_id),
-                key=lambda s: (s.settings.last_refill_at or _EPOCH, self._load(s), s.id),  # type: ignore[union-attr]
+                key=lambda s: (s.desk.last_refill_at or _EPOCH, self._load(s), s.id),
             )
             candidates = [
                 self._candidate(s, "at_cap" if self._load(s) >= s.cap else None) for s in order
@@ -1481,8 +1532,7 @@ class _DemoBuilder:
                 continue
             at = run.started_at + timedelta(seconds=2)
             self._assign(lead, chosen, at, AssignmentReason.REFILL, run=run, candidates=candidates)
-            assert chosen.settings is not None
-            chosen.settings.last_refill_at = at
+            chosen.desk.last_refill_at = at
             if opp.grade is None:
                 opp.next_follow_up_due = day
             refilled += 1
@@ -1502,10 +1552,10 @@ class _DemoBuilder:
                 self._cancel_task(task, day)
                 continue
             if day == self.today:
-                if kept_open.get(task.row.kind, 0) < 2 or self.rng.random() < 0.65:
+                if kept_open.get(task.row.kind, 0) < 2 or self.rng.random() < 0.8:
                     kept_open[task.row.kind] = kept_open.get(task.row.kind, 0) + 1
                     continue
-            elif self.rng.random() < (0.15 if day == self.today - timedelta(days=1) else 0.05):
+            elif self.rng.random() < (0.25 if day == self.today - timedelta(days=1) else 0.05):
                 continue  # not reached today: stays on the worklist
             at = self._moment(day, time(9, 30), time(17, 45))
             if at is not None:
@@ -1541,7 +1591,13 @@ class _DemoBuilder:
         row.claimed_at = at - timedelta(minutes=self.rng.randint(2, 12))
         row.completed_by = agent.id
         row.completed_at = at
-        if self.rng.random() > 0.72:
+        unanswered = self.rng.random() > 0.72
+        if (
+            self._short_of(CallbackKind.RETRY, self._local(at))
+            and row.attempt < DEFAULT_RETRY_LIMIT
+        ):
+            unanswered = True
+        if unanswered:
             row.call_result = self.rng.choices(
                 (
                     CallResult.NO_ANSWER,
@@ -1554,6 +1610,7 @@ class _DemoBuilder:
             if row.attempt < DEFAULT_RETRY_LIMIT and row.call_result != CallResult.WRONG_NUMBER:
                 row.outcome = CallbackOutcome.UNREACHABLE.value
                 row.note = "未接通，明天再拨"
+                self._owed_today(CallbackKind.RETRY, self._local(at), task.lead)
                 retry_day = self._local(at) + timedelta(days=1)
                 self.retries.setdefault(retry_day, []).append(task)
             else:
@@ -1577,9 +1634,8 @@ class _DemoBuilder:
 
     def _base_answers(self, task: _Task) -> CallbackAnswers:
         remembers = self.rng.random() < 0.8
-        followed = {CallbackKind.DORMANT: 0.3, CallbackKind.STALLED: 0.35}.get(
-            CallbackKind(task.origin) if task.origin != "scheduled" else CallbackKind.DORMANT, 0.75
-        )
+        # Dormant and stalled customers mostly say nobody called them.
+        followed = {"dormant": 0.3, "scheduled": 0.3, "stalled": 0.35}.get(task.origin, 0.75)
         return CallbackAnswers(
             remembers_consultant=remembers,
             satisfaction=self.rng.choices((2, 3, 4, 5), (8, 25, 42, 25))[0] if remembers else None,
@@ -1634,8 +1690,8 @@ class _DemoBuilder:
         if target is not None and (lead.owner is target or self._load(target) < target.cap):
             if lead.owner is not target:
                 self._assign(lead, target, at, AssignmentReason.REINVITE, by=agent)
-            self._invite(lead, at, target, agent, InvitationSource.CALLBACK.value)
-            opp.next_follow_up_due = self._local(lead.invitation.scheduled_at)  # type: ignore[union-attr]
+            invitation = self._invite(lead, at, target, agent, InvitationSource.CALLBACK.value)
+            opp.next_follow_up_due = self._local(invitation.scheduled_at)
             row.note = f"客户同意再来店看车，由{target.name}继续接待"
             return
         if lead.owner is not None:
@@ -1660,8 +1716,10 @@ class _DemoBuilder:
         row.answers = answers
         day = self._local(at)
         gap = (self.today - day).days
-        if 3 <= gap <= 21 and self.rng.random() < 0.3:
+        owed = self.owed_today.get(CallbackKind.SCHEDULED, 0)
+        if 3 <= gap <= 21 and (owed < 2 or self.rng.random() < 0.03):
             next_on = self.today  # keeps today's worklist interesting
+            self.owed_today[CallbackKind.SCHEDULED] = owed + 1
         else:
             next_on = day + timedelta(days=self.rng.randint(5, 21))
         row.next_callback_on = next_on
@@ -1700,8 +1758,13 @@ class _DemoBuilder:
         """The showroom right now: three in reception, one consultant on the way, two waiting."""
         if self.now.astimezone(_ZONE).time() < time(10, 30):
             return
-        plan = ((48, "in_reception"), (34, "in_reception"), (21, "in_reception"), (6, "assigned"))
-        plan += ((5, "waiting"), (2, "waiting"))
+        receiving, on_the_way, waiting = (
+            VisitStatus.IN_RECEPTION,
+            VisitStatus.ASSIGNED,
+            VisitStatus.WAITING,
+        )
+        plan = ((48, receiving), (34, receiving), (21, receiving), (6, on_the_way))
+        plan += ((5, waiting), (2, waiting))
         for minutes_ago, status in plan:
             at = self.now - timedelta(minutes=minutes_ago)
             source = self._source()
@@ -1710,28 +1773,25 @@ class _DemoBuilder:
             visit = self._new_visit(lead, at, self._purpose(first=True), source)
             lead.visits = 1
             lead.visited_on = self.today
-            self._new_opportunity(lead, at)
-            self.rows.link(visit, "opportunity_id", lead.opp)  # type: ignore[arg-type]
-            dispatched = None if status == "waiting" else self._dispatch(lead, at)
+            self.rows.link(visit, "opportunity_id", self._new_opportunity(lead, at))
+            dispatched = None if status == waiting else self._dispatch(lead, at)
             if dispatched is None or dispatched[1] == AssignmentReason.QUEUE:
                 self._to_pool(lead, at, PoolReason.WAITING, None)
                 continue
             staff, reason, candidates, assigned_at = dispatched
             self._assign(lead, staff, assigned_at, reason, visit=visit, candidates=candidates)
-            assert staff.settings is not None
             visit.consultant_id = staff.id
             visit.assigned_at = assigned_at
-            visit.status = status
-            staff.settings.last_walk_in_at = assigned_at
+            visit.status = status.value
+            staff.desk.last_walk_in_at = assigned_at
             staff.busy_until = self.now + timedelta(hours=1)
-            if status == "in_reception":
+            if status == receiving:
                 visit.reception_started_at = assigned_at + timedelta(minutes=3)
-                self.rows.link(staff.settings, "current_visit_id", visit)
+                self.rows.link(staff.desk, "current_visit_id", visit)
 
     def _finish_presence(self) -> None:
         for staff in self.consultants:
-            settings = staff.settings
-            assert settings is not None
+            settings = staff.desk
             username = staff.user.username
             if username in _TODAY_ON_DUTY:
                 settings.presence = Presence.ON_DUTY.value

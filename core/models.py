@@ -264,6 +264,8 @@ class Opportunity(Base):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
+        # A customer's opportunities, latest first.
+        Index("ix_opportunities_customer", "customer_id", "id"),
         # Load per consultant and "my customers by grade".
         Index("ix_opportunities_owner_load", "store_id", "owner_id", "status", "grade"),
         # Stall detection and "follow-ups due today".

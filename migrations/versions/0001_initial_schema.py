@@ -215,6 +215,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opportunities'))
     )
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
+        batch_op.create_index('ix_opportunities_customer', ['customer_id', 'id'], unique=False)
         batch_op.create_index('ix_opportunities_cycle_deadline', ['store_id', 'status', 'cycle_deadline'], unique=False)
         batch_op.create_index('ix_opportunities_follow_up_due', ['store_id', 'status', 'next_follow_up_due'], unique=False)
         batch_op.create_index('ix_opportunities_graded_at', ['store_id', 'grade', 'graded_at'], unique=False)
@@ -526,6 +527,7 @@ def downgrade():
         batch_op.drop_index('ix_opportunities_graded_at')
         batch_op.drop_index('ix_opportunities_follow_up_due')
         batch_op.drop_index('ix_opportunities_cycle_deadline')
+        batch_op.drop_index('ix_opportunities_customer')
 
     op.drop_table('opportunities')
     with op.batch_alter_table('kiosk_devices', schema=None) as batch_op:

@@ -22,7 +22,9 @@ class Browser:
         self.client = client
 
     def login(self, user, password=PASSWORD):
-        return self.post("/console/login", {"username": user.username, "password": password})
+        """Sign in as a User record or a username."""
+        username = user if isinstance(user, str) else user.username
+        return self.post("/console/login", {"username": username, "password": password})
 
     def post(self, path, data=None, token_from="/console/", **kw):
         form = {"csrf_token": csrf_token(self.client, token_from), **(data or {})}

@@ -41,7 +41,11 @@ def test_worker_probe_round_trip(app, app_engine, signed_in):
     assert run.status == "queued"
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
-        cwd=ROOT, env=_worker_env(app), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=_worker_env(app),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     [run] = _runs(app_engine, store.id)
@@ -59,10 +63,20 @@ def test_a_bare_rq_worker_runs_jobs_too(app, app_engine, signed_in):
     web.post("/console/system", {})
     done = subprocess.run(
         [
-            sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", app.config["REDIS_URL"],
+            sys.executable,
+            "-m",
+            "rq.cli",
+            "worker",
+            "--burst",
+            "--url",
+            app.config["REDIS_URL"],
             "showroom",
         ],
-        cwd=ROOT, env=_worker_env(app), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=_worker_env(app),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     [run] = _runs(app_engine, store.id)

@@ -24,7 +24,7 @@ def test_failed_sign_in_gives_one_generic_message(committed, web, case):
     page = response.get_data(as_text=True)
     assert response.status_code == 401
     assert "用户名或密码错误" in page
-    assert 'value="%s"' % username in page  # what was typed is kept
+    assert f'value="{username}"' in page  # what was typed is kept
     assert web.get("/console/").status_code == 302  # still signed out
 
 

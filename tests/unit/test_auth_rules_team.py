@@ -60,7 +60,7 @@ def test_records_of_another_store_do_not_exist(factory, session):
 def test_load_counts_new_and_high_intent_only(factory, session):
     store = factory.store()
     anna = factory.consultant(store, cap=5, name="Anna")
-    ben = factory.consultant(store, presence=Presence.ON_BREAK, name="Ben")
+    factory.consultant(store, presence=Presence.ON_BREAK, name="Ben")
     factory.book(anna, 2, grade="H")
     factory.book(anna, 1, grade=None)
     factory.book(anna, 1, grade="B")
@@ -99,3 +99,31 @@ def test_store_today_counts_only_that_store_and_day(factory, session):
     result = store_today(session, store.id, today, store.timezone)
     assert result.visits_by_status == {"waiting": 1, "finished": 1}
     assert result.callbacks_by_kind == {"defeat": 1}
+
+
+def test_search_by_surname_prefix_or_mobile_ending(factory, session):
+    from core.customers import search_customers
+
+    store = factory.store()
+    factory.customer(store, surname="欧阳", mobile="13811112222")
+    factory.customer(store, surname="王", mobile="13933334444")
+    factory.customer(store, surname="%王", mobile="13955556666")
+    names = lambda q: {r.name for r in search_customers(session, store.id, q).rows}  # noqa: E731
+    assert names("欧") == {"欧阳"}
+    assert names("4444") == {"王"}
+    assert names("%") == {"%王"}  # a literal percent sign, not a wildcard
+    assert names("") == {"欧阳", "王", "%王"}
+    assert names("5555") == set()
+
+
+def test_a_consultants_book_lists_open_before_closed(factory, session):
+    from core.customers import search_customers
+
+    store = factory.store()
+    me, other = factory.consultant(store), factory.consultant(store)
+    won = factory.opportunity(factory.customer(store, surname="甲"), owner=me, grade="O")
+    factory.opportunity(factory.customer(store, surname="乙"), owner=me, grade="A")
+    factory.opportunity(factory.customer(store, surname="丙"), owner=other, grade="H")
+    page = search_customers(session, store.id, owner_id=me.id)
+    assert [r.name for r in page.rows] == ["乙", "甲"] and page.total == 2
+    assert page.rows[1].status == "won" and won.status == "won"

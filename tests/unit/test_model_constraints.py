@@ -74,9 +74,7 @@ def test_callback_kind_and_satisfaction_are_checked(factory, session):
     other = factory.customer(store)
     _refused(
         session,
-        CallbackTask(
-            store_id=store.id, customer_id=other.id, kind="someday", due_on=task.due_on
-        ),
+        CallbackTask(store_id=store.id, customer_id=other.id, kind="someday", due_on=task.due_on),
     )
 
 

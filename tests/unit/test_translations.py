@@ -13,14 +13,29 @@ def test_every_message_is_translated_to_chinese(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
         [
-            sys.executable, "-m", "babel.messages.frontend", "-q", "extract",
-            "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "N_",
-            "-o", str(pot), ".",
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "-q",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-k",
+            "N_",
+            "-o",
+            str(pot),
+            ".",
         ],
         cwd=ROOT,
         check=True,
     )
-    extracted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(pot.open("rb")) if m.id}
+    extracted = {
+        m.id if isinstance(m.id, str) else m.id[0] for m in read_po(pot.open("rb")) if m.id
+    }
     with (ROOT / "translations/zh/LC_MESSAGES/messages.po").open("rb") as fh:
         catalog = read_po(fh, locale="zh")
     translated = {
