@@ -136,6 +136,7 @@ NAV = (
     ("console.customers", _l("Customers")),
     ("console.team", _l("Team")),
     ("console.staff", _l("Staff")),
+    ("console.nightly", _l("Nightly runs")),
     ("console.system", _l("System")),
 )
 

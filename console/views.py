@@ -17,6 +17,7 @@ from core.team import consultant_loads
 from core.timeutil import local_date
 from extensions import db
 from jobs import enqueue_after_commit
+from jobs.nightly import run_store
 from jobs.system import probe
 
 STAFF = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER, Role.ADMIN)
@@ -78,6 +79,26 @@ def staff():  # type: ignore[no-untyped-def]
     return render_template(
         "console/staff.html", staff=list_staff(db.session, current_user.store_id)
     )
+
+
+@bp.route("/nightly", methods=["GET", "POST"])
+@roles(Role.MANAGER, Role.ADMIN)
+def nightly():  # type: ignore[no-untyped-def]
+    """The last 30 nightly runs; a manager can start tonight's work now."""
+    if request.method == "POST":
+        today = _today()
+        run_id = jobruns.create(
+            db.session,
+            JobKind.NIGHTLY,
+            store_id=current_user.store_id,
+            run_on=today,
+            requested_by=current_user.id,
+        )
+        enqueue_after_commit(run_store, current_user.store_id, today.isoformat(), run_id)
+        flash(_("The nightly run was started. It is safe to run it again."), "success")
+        return redirect(url_for("console.nightly"))
+    runs = jobruns.recent(db.session, current_user.store_id, limit=30, kind=JobKind.NIGHTLY)
+    return render_template("console/nightly.html", runs=runs)
 
 
 @bp.route("/system", methods=["GET", "POST"])

@@ -43,6 +43,7 @@ class PoolReason(StrEnum):
     CONSULTANT_LEFT = "consultant_left"  # owner departed or set inactive
     RETURNED = "returned"  # returned to the pool by a manager
     WAITING = "waiting"  # walk-in nobody could take
+    OVER_CAP = "over_cap"  # above the consultant's cap (for instance after a cap was lowered)
 
 
 class VisitSource(StrEnum):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -55,6 +55,55 @@ def finish(session: Session, run_id: int, counts: dict[str, Any]) -> None:
     run.counts = counts
 
 
+def skip(session: Session, run_id: int, reason: str) -> None:
+    run = _get(session, run_id)
+    run.status = JobStatus.SKIPPED.value
+    run.finished_at = utcnow()
+    run.error = reason
+
+
+def interrupt_stale(session: Session, store_id: int, kind: JobKind, keep_id: int) -> int:
+    """Mark as interrupted the runs still 'running' although we now hold the store's lock.
+
+    A run is marked running only once it holds the lock, so another running one is dead (its
+    worker was killed). One UPDATE, so it never overwrites a status set in the meantime.
+    """
+    result = session.execute(
+        update(JobRun)
+        .where(
+            JobRun.store_id == store_id,
+            JobRun.kind == kind.value,
+            JobRun.status == JobStatus.RUNNING.value,
+            JobRun.id != keep_id,
+        )
+        .values(
+            status=JobStatus.FAILED.value,
+            finished_at=utcnow(),
+            error="interrupted: the worker stopped before the run finished",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def exists_for(session: Session, store_id: int, kind: JobKind, run_on: date) -> bool:
+    """A run for this store and date is queued, running or done."""
+    return (
+        session.scalar(
+            select(JobRun.id)
+            .where(JobRun.store_id == store_id, JobRun.kind == kind.value)
+            .where(JobRun.run_on == run_on)
+            .where(
+                JobRun.status.in_(
+                    [JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.SUCCEEDED.value]
+                )
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def fail(session: Session, run_id: int, error: str) -> None:
     run = _get(session, run_id)
     run.status = JobStatus.FAILED.value
@@ -75,13 +124,13 @@ class JobRunRow:
     error: str | None
 
 
-def recent(session: Session, store_id: int, limit: int = 30) -> list[JobRunRow]:
-    runs = session.scalars(
-        select(JobRun)
-        .where(JobRun.store_id == store_id)
-        .order_by(JobRun.created_at.desc(), JobRun.id.desc())
-        .limit(limit)
-    )
+def recent(
+    session: Session, store_id: int, limit: int = 30, kind: JobKind | None = None
+) -> list[JobRunRow]:
+    query = select(JobRun).where(JobRun.store_id == store_id)
+    if kind is not None:
+        query = query.where(JobRun.kind == kind.value)
+    runs = session.scalars(query.order_by(JobRun.created_at.desc(), JobRun.id.desc()).limit(limit))
     return [
         JobRunRow(
             r.id,

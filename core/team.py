@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,49 @@ def counts_towards_load() -> ColumnElement[bool]:
         Opportunity.status == OpportunityStatus.OPEN.value,
         or_(Opportunity.grade.is_(None), Opportunity.grade.in_([g.value for g in HIGH_INTENT])),
     )
+
+
+@dataclass
+class Seat:
+    """A consultant as dispatch sees them: may they receive customers, and how much room."""
+
+    user_id: int
+    name: str
+    active: bool
+    load: int
+    cap: int
+    last_refill_at: datetime | None
+
+    @property
+    def room(self) -> int:
+        return self.cap - self.load
+
+
+def seats(session: Session, store_id: int, default_cap: int) -> list[Seat]:
+    """Every consultant of the store with load and cap (``default_cap`` where they have no
+    cap of their own): one statement."""
+    load = (
+        select(Opportunity.owner_id, func.count().label("load"))
+        .where(Opportunity.store_id == store_id, counts_towards_load())
+        .where(Opportunity.owner_id.is_not(None))
+        .group_by(Opportunity.owner_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            User.id,
+            User.display_name,
+            and_(User.active, ConsultantSettings.active),
+            func.coalesce(load.c.load, 0),
+            func.coalesce(ConsultantSettings.load_cap, default_cap),
+            ConsultantSettings.last_refill_at,
+        )
+        .join(ConsultantSettings, ConsultantSettings.user_id == User.id)
+        .outerjoin(load, load.c.owner_id == User.id)
+        .where(User.store_id == store_id, User.role == Role.CONSULTANT.value)
+        .order_by(User.id)
+    ).all()
+    return [Seat(r[0], r[1], bool(r[2]), int(r[3]), int(r[4]), r[5]) for r in rows]
 
 
 @dataclass(frozen=True)

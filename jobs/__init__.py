@@ -41,6 +41,16 @@ def get_queue() -> Queue:
     return queue
 
 
+def get_queue_for_worker() -> Queue:
+    """The queue seen from a job: the app's inside the app, else REDIS_URL's (a bare worker)."""
+    if has_app_context():
+        return get_queue()
+    from settings import redis_url
+
+    url = redis_url()
+    return Queue(QUEUE_NAME, connection=redis_connection(url), is_async=bool(url))
+
+
 def enqueue(func: Callable[..., Any], *args: int | str, timeout: int = DEFAULT_TIMEOUT) -> Any:
     """Enqueue now. Only ids and ISO dates are accepted as arguments."""
     for arg in args:

@@ -145,6 +145,7 @@ class Factory:
         cycle_deadline: date | None = None,
         graded_at: datetime | None = None,
         in_pool: bool = False,
+        **extra: Any,
     ) -> Opportunity:
         """Traits: grade 'O' makes an order (won), 'F' a defeat (lost), else open."""
         status = {"O": OpportunityStatus.WON, "F": OpportunityStatus.LOST}.get(
@@ -165,6 +166,8 @@ class Factory:
             pool_since=now if in_pool else None,
             pool_reason="returned" if in_pool else None,
         )
+        for name, value in extra.items():
+            setattr(opportunity, name, value)
         self.session.add(opportunity)
         return self._done(opportunity)
 

@@ -32,6 +32,37 @@ def register(app: Flask) -> None:
         for login in demo_logins():
             click.echo(f"  {login.username:<10} {login.role:<11} {login.display_name}")
 
+    @app.cli.command("nightly")
+    @click.option("--store", "store_code", help="Store code (default: every active store).")
+    @click.option("--date", "run_on", help="Store-local date YYYY-MM-DD (default: its today).")
+    def nightly(store_code: str | None, run_on: str | None) -> None:
+        """Run the nightly callback list and refill now, in this process."""
+        from datetime import date
+
+        from sqlalchemy import select
+
+        from core.db import utcnow
+        from core.models import Store
+        from core.timeutil import local_date
+        from jobs.nightly import run_store
+
+        if run_on:
+            try:
+                date.fromisoformat(run_on)
+            except ValueError as exc:
+                raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from exc
+        query = select(Store.id, Store.code, Store.timezone).where(Store.active)
+        if store_code:
+            query = query.where(Store.code == store_code)
+        stores = db.session.execute(query.order_by(Store.code)).all()
+        db.session.rollback()
+        if not stores:
+            raise click.ClickException(f"no active store with code {store_code!r}")
+        for store_id, code, timezone in stores:
+            day = run_on or local_date(utcnow(), timezone).isoformat()
+            counts = run_store(store_id, day)
+            click.echo(f"{code} {day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst: bool) -> None:

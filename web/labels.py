@@ -111,6 +111,13 @@ LABELS = {
         "skipped": _l("Skipped"),
     },
     "title": {"mr": _l("Mr"), "ms": _l("Ms")},
+    "pool_reason": {
+        "reinvited": _l("invited back to another consultant"),
+        "consultant_left": _l("consultant left or inactive"),
+        "returned": _l("returned by a manager"),
+        "waiting": _l("walk-in nobody could take"),
+        "over_cap": _l("above the consultant's cap"),
+    },
     # Keys of a job run's counts.
     "count": {
         "dormant": _l("dormant"),
@@ -119,6 +126,9 @@ LABELS = {
         "scheduled": _l("scheduled"),
         "retry": _l("retry"),
         "refilled": _l("refilled"),
+        "released_inactive": _l("from inactive consultants"),
+        "released_over_cap": _l("above a cap"),
+        "skipped": _l("skipped"),
         "unplaced": _l("unplaced"),
         "host": _l("host"),
         "pid": _l("process"),

@@ -1,0 +1,552 @@
+"""The nightly run of a store (DESIGN.md section 3, steps 5-9).
+
+For a store S and its local date D, in one transaction:
+
+1. the **callback list**: one task due on D for each customer who was graded C on D-1
+   (dormant), whose high-intent follow-up interval or cycle ran out by D (stalled), who was
+   defeated by a consultant on D-1 (defeat), whose CS-scheduled callback date has come
+   (scheduled) or whose unreachable call is to be retried (retry). Never a customer without
+   consent or marked do-not-contact, never two open tasks for one customer; when a customer
+   qualifies several times, the kind of highest priority wins;
+2. **releases**: the open customers of an inactive consultant, and the excess of a consultant
+   above their cap, go to the refill pool;
+3. the **cyclic refill**: the pool is handed to active consultants below their cap.
+
+Every step is set-based SQL (INSERT ... SELECT, UPDATE ... WHERE id IN) except the refill, which
+walks the pool (not the customers) because each placement changes the next one's room.
+Each step skips what an earlier run already did, so running twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, aliased
+
+from core.enums import (
+    CALLBACK_KIND_PRIORITY,
+    HIGH_INTENT,
+    AssignmentReason,
+    CallbackKind,
+    CallbackOutcome,
+    CallbackStatus,
+    Grade,
+    OpportunityStatus,
+    PoolReason,
+    Role,
+    StallRule,
+)
+from core.models import (
+    Assignment,
+    CallbackTask,
+    ConsultantSettings,
+    Customer,
+    Opportunity,
+    Store,
+    User,
+)
+from core.rules import Rules
+from core.sqlfuncs import days_between, greatest, local_date_of
+from core.team import Seat, counts_towards_load, seats
+from core.timeutil import day_bounds_utc
+
+o = Opportunity.__table__
+t = CallbackTask.__table__
+c = Customer.__table__
+u = User.__table__
+cs = ConsultantSettings.__table__
+
+HIGH = [g.value for g in HIGH_INTENT]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    store_id: int
+    timezone: str
+    run_on: date  # D, store-local
+    now: datetime  # aware UTC: when the run writes
+    job_run_id: int | None
+    rules: Rules
+
+    @property
+    def day_start(self) -> datetime:
+        return day_bounds_utc(self.run_on, self.timezone)[0]
+
+    @property
+    def yesterday(self) -> tuple[datetime, datetime]:
+        return day_bounds_utc(self.run_on - timedelta(days=1), self.timezone)
+
+
+# --- locking ---------------------------------------------------------------------------------
+
+
+def try_lock(session: Session, store_id: int, run_on: date) -> bool:
+    """Take the store's nightly lock for the rest of the transaction, or return False.
+
+    PostgreSQL: a transaction-level advisory lock; it is released by commit, rollback or the
+    death of the connection (a killed worker leaves no lock behind). SQLite: the database's
+    write lock, taken by a first write and waited for up to the busy timeout.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = (store_id << 20) ^ run_on.toordinal()
+        return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
+    try:
+        session.execute(text("UPDATE stores SET active = active WHERE id = :id"), {"id": store_id})
+    except OperationalError:
+        return False
+    return True
+
+
+# --- 1. the callback list --------------------------------------------------------------------
+
+
+def _candidates(ctx: RunContext) -> Any:
+    """Every (customer, kind) owed a call on D, before consent and de-duplication."""
+    y_start, y_end = ctx.yesterday
+    base = and_(o.c.store_id == ctx.store_id)
+
+    def no_earlier(kind: str, since: Any, rule: str | None = None) -> Any:
+        """No task of this kind (and stall rule) was created for the opportunity since then."""
+        return ~exists().where(
+            t.c.opportunity_id == o.c.id,
+            t.c.kind == kind,
+            t.c.created_at >= since,
+            *([t.c.stall_rule == rule] if rule else []),
+        )
+
+    def row(kind: CallbackKind, consultant: Any, *, stall: Any = None, overdue: Any = None) -> list:
+        return [
+            o.c.customer_id.label("customer_id"),
+            o.c.id.label("opportunity_id"),
+            literal(kind.value).label("kind"),
+            literal(CALLBACK_KIND_PRIORITY[kind]).label("priority"),
+            (stall if stall is not None else cast(null(), String)).label("stall_rule"),
+            (overdue if overdue is not None else cast(null(), Integer)).label("overdue_days"),
+            consultant.label("consultant_id"),
+            literal(1).label("attempt"),
+        ]
+
+    dormant = select(*row(CallbackKind.DORMANT, o.c.dormant_by)).where(
+        base,
+        o.c.status == OpportunityStatus.OPEN.value,
+        o.c.grade == Grade.C.value,
+        o.c.graded_at >= y_start,
+        o.c.graded_at < y_end,
+        no_earlier(CallbackKind.DORMANT.value, o.c.graded_at),
+    )
+    defeat = (
+        select(*row(CallbackKind.DEFEAT, o.c.graded_by))
+        .join(u, u.c.id == o.c.graded_by)
+        .where(
+            base,
+            o.c.status == OpportunityStatus.LOST.value,
+            u.c.role == Role.CONSULTANT.value,  # CS closing "bought elsewhere" is no defeat
+            o.c.graded_at >= y_start,
+            o.c.graded_at < y_end,
+            no_earlier(CallbackKind.DEFEAT.value, o.c.graded_at),
+        )
+    )
+
+    def per_grade(attribute: str) -> Any:
+        return case(
+            *[(o.c.grade == g, getattr(ctx.rules.cycles[g], attribute)) for g in HIGH],
+            else_=None,
+        )
+
+    stalled = []
+    created = o.c.created_at
+    contact = greatest(
+        func.coalesce(o.c.last_follow_up_at, created),
+        func.coalesce(o.c.last_visit_at, created),
+        func.coalesce(o.c.graded_at, created),
+    )
+    visit = func.coalesce(o.c.last_visit_at, created)
+    for rule, reference, attribute in (
+        (StallRule.FOLLOW_UP, contact, "follow_up_days"),
+        (StallRule.CYCLE, visit, "cycle_days"),
+    ):
+        overdue = days_between(
+            literal(ctx.run_on), local_date_of(reference, ctx.timezone, ctx.run_on)
+        ) - per_grade(attribute)
+        stalled.append(
+            select(
+                *row(
+                    CallbackKind.STALLED,
+                    o.c.owner_id,
+                    stall=literal(rule.value),
+                    overdue=cast(overdue, Integer),
+                )
+            ).where(
+                base,
+                o.c.status == OpportunityStatus.OPEN.value,
+                o.c.grade.in_(HIGH),
+                o.c.owner_id.is_not(None),
+                overdue > 0,
+                no_earlier(CallbackKind.STALLED.value, reference, rule.value),
+            )
+        )
+    scheduled = select(
+        *row(CallbackKind.SCHEDULED, func.coalesce(o.c.dormant_by, o.c.owner_id))
+    ).where(
+        base,
+        o.c.status == OpportunityStatus.OPEN.value,
+        o.c.next_callback_on <= ctx.run_on,
+    )
+    later = aliased(t)
+    retry = select(
+        t.c.customer_id.label("customer_id"),
+        t.c.opportunity_id.label("opportunity_id"),
+        literal(CallbackKind.RETRY.value).label("kind"),
+        literal(CALLBACK_KIND_PRIORITY[CallbackKind.RETRY]).label("priority"),
+        cast(null(), String).label("stall_rule"),
+        cast(null(), Integer).label("overdue_days"),
+        t.c.consultant_id.label("consultant_id"),
+        (t.c.attempt + 1).label("attempt"),
+    ).where(
+        t.c.store_id == ctx.store_id,
+        t.c.status == CallbackStatus.DONE.value,
+        t.c.outcome == CallbackOutcome.UNREACHABLE.value,
+        t.c.completed_at < ctx.day_start,
+        t.c.attempt < ctx.rules.callback_retry_limit,
+        ~exists().where(later.c.customer_id == t.c.customer_id, later.c.id > t.c.id),
+    )
+    return union_all(dormant, defeat, *stalled, scheduled, retry).subquery("candidate")
+
+
+def callback_selection(ctx: RunContext) -> Any:
+    """The tasks the run would create: one per contactable customer with no open task."""
+    cand = _candidates(ctx)
+    open_task = aliased(t)
+    ranked = (
+        select(
+            cand,
+            func.row_number()
+            .over(
+                partition_by=cand.c.customer_id,
+                order_by=(cand.c.priority, func.coalesce(cand.c.overdue_days, 0).desc()),
+            )
+            .label("rank"),
+        )
+        .join(c, c.c.id == cand.c.customer_id)
+        .where(
+            c.c.store_id == ctx.store_id,
+            c.c.consent_at.is_not(None),
+            c.c.do_not_contact == false(),
+            ~exists().where(
+                open_task.c.customer_id == cand.c.customer_id,
+                open_task.c.status == CallbackStatus.OPEN.value,
+            ),
+        )
+        .subquery("ranked")
+    )
+    return select(ranked).where(ranked.c.rank == 1)
+
+
+def build_callback_list(session: Session, ctx: RunContext) -> dict[str, int]:
+    chosen = callback_selection(ctx).subquery("chosen")
+    session.execute(
+        insert(t).from_select(
+            [
+                "store_id",
+                "customer_id",
+                "opportunity_id",
+                "kind",
+                "due_on",
+                "stall_rule",
+                "overdue_days",
+                "consultant_id",
+                "attempt",
+                "status",
+                "created_at",
+                "job_run_id",
+            ],
+            select(
+                literal(ctx.store_id),
+                chosen.c.customer_id,
+                chosen.c.opportunity_id,
+                chosen.c.kind,
+                literal(ctx.run_on),
+                chosen.c.stall_rule,
+                chosen.c.overdue_days,
+                chosen.c.consultant_id,
+                chosen.c.attempt,
+                literal(CallbackStatus.OPEN.value),
+                literal(ctx.now, CallbackTask.created_at.type),
+                literal(ctx.job_run_id, Integer),
+            ),
+        )
+    )
+    created = t.c.created_at == literal(ctx.now, CallbackTask.created_at.type)
+    mine = and_(t.c.store_id == ctx.store_id, created)
+    # CS-scheduled dates are consumed by the task they produced.
+    session.execute(
+        update(o)
+        .where(
+            o.c.id.in_(
+                select(t.c.opportunity_id).where(mine, t.c.kind == CallbackKind.SCHEDULED.value)
+            )
+        )
+        .values(next_callback_on=None)
+    )
+    counts = dict(
+        session.execute(select(t.c.kind, func.count()).where(mine).group_by(t.c.kind)).all()
+    )
+    return {kind.value: int(counts.get(kind.value, 0)) for kind in CallbackKind}
+
+
+# --- 2. releases -----------------------------------------------------------------------------
+
+
+GRADE_RANK_FOR_RELEASE = case(
+    (o.c.grade == Grade.B.value, 0),
+    (o.c.grade == Grade.A.value, 1),
+    (o.c.grade.is_(None), 2),
+    else_=3,  # H is taken away last
+)
+
+
+def _release(session: Session, ctx: RunContext, ids: list[int], reason: PoolReason) -> int:
+    if not ids:
+        return 0
+    chosen = o.c.id.in_(ids)
+    session.execute(
+        insert(Assignment.__table__).from_select(
+            [
+                "store_id",
+                "opportunity_id",
+                "from_owner_id",
+                "to_owner_id",
+                "assigned_at",
+                "job_run_id",
+                "reason",
+                "note",
+            ],
+            select(
+                o.c.store_id,
+                o.c.id,
+                o.c.owner_id,
+                null(),
+                literal(ctx.now, Assignment.assigned_at.type),
+                literal(ctx.job_run_id, Integer),
+                literal(AssignmentReason.RELEASED.value),
+                literal(reason.value),
+            ).where(chosen),
+        )
+    )
+    session.execute(
+        update(o).where(chosen).values(owner_id=None, pool_since=ctx.now, pool_reason=reason.value)
+    )
+    return len(ids)
+
+
+def release_excess(session: Session, ctx: RunContext) -> dict[str, int]:
+    """Inactive consultants' open customers and any load above a cap go to the pool."""
+    all_seats = seats(session, ctx.store_id, ctx.rules.default_load_cap)
+    inactive = [s.user_id for s in all_seats if not s.active]
+    left_ids = (
+        session.scalars(
+            select(o.c.id).where(
+                o.c.store_id == ctx.store_id,
+                o.c.status == OpportunityStatus.OPEN.value,
+                o.c.owner_id.in_(inactive),
+            )
+        ).all()
+        if inactive
+        else []
+    )
+    excess = {s.user_id: s.load - s.cap for s in all_seats if s.active and s.load > s.cap}
+    over_ids: list[int] = []
+    if excess:
+        contact = func.coalesce(o.c.last_follow_up_at, o.c.graded_at, o.c.created_at)
+        ranked = (
+            select(
+                o.c.id,
+                o.c.owner_id,
+                func.row_number()
+                .over(
+                    partition_by=o.c.owner_id,
+                    order_by=(GRADE_RANK_FOR_RELEASE, contact, o.c.id),
+                )
+                .label("rank"),
+            )
+            .where(o.c.store_id == ctx.store_id, counts_towards_load())
+            .where(o.c.owner_id.in_(list(excess)))
+            .subquery()
+        )
+        over_ids = [
+            row.id
+            for row in session.execute(select(ranked.c.id, ranked.c.owner_id, ranked.c.rank))
+            if row.rank <= excess[row.owner_id]
+        ]
+    return {
+        "released_inactive": _release(session, ctx, list(left_ids), PoolReason.CONSULTANT_LEFT),
+        "released_over_cap": _release(session, ctx, over_ids, PoolReason.OVER_CAP),
+    }
+
+
+# --- 3. the cyclic refill --------------------------------------------------------------------
+
+
+POOL_ORDER = (
+    case(
+        (o.c.grade == Grade.H.value, 0),
+        (o.c.grade == Grade.A.value, 1),
+        (o.c.grade == Grade.B.value, 2),
+        (o.c.grade.is_(None), 3),
+        else_=4,
+    ),
+    o.c.pool_since,
+    o.c.id,
+)
+
+
+def _skip_reason(seat: Seat, declined: int | None) -> str | None:
+    if not seat.active:
+        return "inactive"
+    if seat.user_id == declined:
+        return "declined"
+    if seat.room <= 0:
+        return "at_cap"
+    return None
+
+
+def refill(session: Session, ctx: RunContext, assigned_by: int | None = None) -> dict[str, int]:
+    """Hand the pool out: highest grade and longest waiting first, each to the eligible
+    consultant with the most room (ties: the longest without a refilled customer)."""
+    pool = session.execute(
+        select(o.c.id, o.c.grade, o.c.declined_owner_id, o.c.pool_reason)
+        .where(
+            o.c.store_id == ctx.store_id,
+            o.c.status == OpportunityStatus.OPEN.value,
+            o.c.owner_id.is_(None),
+            o.c.pool_since.is_not(None),
+        )
+        .order_by(*POOL_ORDER)
+    ).all()
+    if not pool:
+        return {"refilled": 0, "unplaced": 0}
+    all_seats = seats(session, ctx.store_id, ctx.rules.default_load_cap)
+    assignments: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    never = datetime.min.replace(tzinfo=ctx.now.tzinfo)
+    for step, (opp_id, grade, declined, pool_reason) in enumerate(pool):
+        candidates = [
+            {
+                "user_id": s.user_id,
+                "name": s.name,
+                "load": s.load,
+                "cap": s.cap,
+                "skipped": _skip_reason(s, declined),
+            }
+            for s in all_seats
+        ]
+        eligible = [s for s in all_seats if _skip_reason(s, declined) is None]
+        if not eligible:
+            continue
+        seat = min(eligible, key=lambda s: (-s.room, s.last_refill_at or never, s.user_id))
+        assignments.append(
+            {
+                "store_id": ctx.store_id,
+                "opportunity_id": opp_id,
+                "from_owner_id": None,
+                "to_owner_id": seat.user_id,
+                "assigned_at": ctx.now,
+                "assigned_by": assigned_by,
+                "job_run_id": ctx.job_run_id,
+                "reason": AssignmentReason.REFILL.value,
+                "note": pool_reason,
+                "to_load": seat.load,
+                "to_cap": seat.cap,
+                "candidates": candidates,
+            }
+        )
+        updates.append({"opp_id": opp_id, "owner": seat.user_id})
+        if grade is None or grade in HIGH:
+            seat.load += 1
+        # a microsecond apart, so that ties go round the team in order
+        seat.last_refill_at = ctx.now + timedelta(microseconds=step)
+    if assignments:
+        session.execute(insert(Assignment), assignments)
+        session.connection().execute(
+            update(o)
+            .where(o.c.id == _param("opp_id"))
+            .values(
+                owner_id=_param("owner"),
+                pool_since=None,
+                pool_reason=None,
+                next_follow_up_due=ctx.run_on,
+            ),
+            updates,
+        )
+        session.connection().execute(
+            update(cs).where(cs.c.user_id == _param("user")).values(last_refill_at=_param("at")),
+            [
+                {"user": s.user_id, "at": s.last_refill_at}
+                for s in all_seats
+                if s.last_refill_at is not None and s.last_refill_at >= ctx.now
+            ],
+        )
+    return {"refilled": len(assignments), "unplaced": len(pool) - len(assignments)}
+
+
+def _param(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+def run(session: Session, ctx: RunContext) -> dict[str, int]:
+    """Callback list, releases, refill. The caller holds the lock and commits once."""
+    counts: dict[str, int] = {}
+    counts.update(build_callback_list(session, ctx))
+    counts.update(release_excess(session, ctx))
+    counts.update(refill(session, ctx))
+    return counts
+
+
+def store_context(
+    session: Session,
+    store_id: int,
+    run_on: date,
+    now: datetime,
+    job_run_id: int | None,
+    rules: Rules | None = None,
+) -> RunContext:
+    from core.rules import current_rules
+
+    store = session.get(Store, store_id)
+    if store is None:
+        from core.errors import NotFound
+
+        raise NotFound("store")
+    return RunContext(
+        store_id=store_id,
+        timezone=store.timezone,
+        run_on=run_on,
+        now=now,
+        job_run_id=job_run_id,
+        rules=rules or current_rules(session, store_id),
+    )
