@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import console_pages
+from bench import console_pages, nightly
 from bench.harness import postgres_available, postgres_database, print_table, sqlite_database
 
 
@@ -15,8 +15,12 @@ def main() -> int:
     if postgres_available():
         with postgres_database() as url:
             rows += console_pages.run(url, "postgresql")
+        with postgres_database() as url:
+            rows += nightly.run(url)
     else:
         print("PostgreSQL not reachable on 127.0.0.1:5432: SQLite only.", file=sys.stderr)
+    print()
+    print("ratio = median / floor, both measured in this run on the same database")
     print_table(rows)
     return 0
 

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    Date,
     Integer,
     String,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -43,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
+from core.db import UTCDateTime
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
     HIGH_INTENT,
@@ -66,7 +70,7 @@ from core.models import (
     User,
 )
 from core.rules import Rules
-from core.sqlfuncs import days_between, greatest, local_date_of
+from core.sqlfuncs import days_between, greatest, local_date, sqlite_offset
 from core.team import Seat, counts_towards_load, seats
 from core.timeutil import day_bounds_utc
 
@@ -120,10 +124,48 @@ def try_lock(session: Session, store_id: int, run_on: date) -> bool:
 # --- 1. the callback list --------------------------------------------------------------------
 
 
-def _candidates(ctx: RunContext) -> Any:
-    """Every (customer, kind) owed a call on D, before consent and de-duplication."""
+# The statements are built once per process with bound parameters (see ``_params``), so that
+# a run over many stores spends its time in the database, not in building SQL.
+P = {
+    "store_id": bindparam("p_store_id", type_=Integer),
+    "run_on": bindparam("p_run_on", type_=Date),
+    "y_start": bindparam("p_y_start", type_=UTCDateTime),
+    "y_end": bindparam("p_y_end", type_=UTCDateTime),
+    "day_start": bindparam("p_day_start", type_=UTCDateTime),
+    "now": bindparam("p_now", type_=UTCDateTime),
+    "job_run_id": bindparam("p_job_run_id", type_=Integer),
+    "tz": bindparam("p_tz", type_=String),
+    "tz_offset": bindparam("p_tz_offset", type_=String),
+    "retry_limit": bindparam("p_retry_limit", type_=Integer),
+}
+for _grade in HIGH:
+    P[f"follow_up_{_grade}"] = bindparam(f"p_follow_up_{_grade}", type_=Integer)
+    P[f"cycle_{_grade}"] = bindparam(f"p_cycle_{_grade}", type_=Integer)
+
+
+def _params(ctx: RunContext) -> dict[str, Any]:
     y_start, y_end = ctx.yesterday
-    base = and_(o.c.store_id == ctx.store_id)
+    params: dict[str, Any] = {
+        "store_id": ctx.store_id,
+        "run_on": ctx.run_on,
+        "y_start": y_start,
+        "y_end": y_end,
+        "day_start": ctx.day_start,
+        "now": ctx.now,
+        "job_run_id": ctx.job_run_id,
+        "tz": ctx.timezone,
+        "tz_offset": sqlite_offset(ctx.timezone, ctx.run_on),
+        "retry_limit": ctx.rules.callback_retry_limit,
+    }
+    for grade in HIGH:
+        params[f"follow_up_{grade}"] = ctx.rules.cycles[grade].follow_up_days
+        params[f"cycle_{grade}"] = ctx.rules.cycles[grade].cycle_days
+    return {f"p_{name}": value for name, value in params.items()}
+
+
+def _candidates() -> Any:
+    """Every (customer, kind) owed a call on D, before consent and de-duplication."""
+    in_store = o.c.store_id == P["store_id"]
 
     def no_earlier(kind: str, since: Any, rule: str | None = None) -> Any:
         """No task of this kind (and stall rule) was created for the opportunity since then."""
@@ -146,34 +188,25 @@ def _candidates(ctx: RunContext) -> Any:
             literal(1).label("attempt"),
         ]
 
+    yesterday = (o.c.graded_at >= P["y_start"], o.c.graded_at < P["y_end"])
     dormant = select(*row(CallbackKind.DORMANT, o.c.dormant_by)).where(
-        base,
+        in_store,
         o.c.status == OpportunityStatus.OPEN.value,
         o.c.grade == Grade.C.value,
-        o.c.graded_at >= y_start,
-        o.c.graded_at < y_end,
+        *yesterday,
         no_earlier(CallbackKind.DORMANT.value, o.c.graded_at),
     )
     defeat = (
         select(*row(CallbackKind.DEFEAT, o.c.graded_by))
         .join(u, u.c.id == o.c.graded_by)
         .where(
-            base,
+            in_store,
             o.c.status == OpportunityStatus.LOST.value,
             u.c.role == Role.CONSULTANT.value,  # CS closing "bought elsewhere" is no defeat
-            o.c.graded_at >= y_start,
-            o.c.graded_at < y_end,
+            *yesterday,
             no_earlier(CallbackKind.DEFEAT.value, o.c.graded_at),
         )
     )
-
-    def per_grade(attribute: str) -> Any:
-        return case(
-            *[(o.c.grade == g, getattr(ctx.rules.cycles[g], attribute)) for g in HIGH],
-            else_=None,
-        )
-
-    stalled = []
     created = o.c.created_at
     contact = greatest(
         func.coalesce(o.c.last_follow_up_at, created),
@@ -181,13 +214,15 @@ def _candidates(ctx: RunContext) -> Any:
         func.coalesce(o.c.graded_at, created),
     )
     visit = func.coalesce(o.c.last_visit_at, created)
-    for rule, reference, attribute in (
-        (StallRule.FOLLOW_UP, contact, "follow_up_days"),
-        (StallRule.CYCLE, visit, "cycle_days"),
+    stalled = []
+    for rule, reference, prefix in (
+        (StallRule.FOLLOW_UP, contact, "follow_up"),
+        (StallRule.CYCLE, visit, "cycle"),
     ):
-        overdue = days_between(
-            literal(ctx.run_on), local_date_of(reference, ctx.timezone, ctx.run_on)
-        ) - per_grade(attribute)
+        allowed = case(*[(o.c.grade == g, P[f"{prefix}_{g}"]) for g in HIGH], else_=None)
+        overdue = (
+            days_between(P["run_on"], local_date(reference, P["tz"], P["tz_offset"])) - allowed
+        )
         stalled.append(
             select(
                 *row(
@@ -197,7 +232,7 @@ def _candidates(ctx: RunContext) -> Any:
                     overdue=cast(overdue, Integer),
                 )
             ).where(
-                base,
+                in_store,
                 o.c.status == OpportunityStatus.OPEN.value,
                 o.c.grade.in_(HIGH),
                 o.c.owner_id.is_not(None),
@@ -208,9 +243,9 @@ def _candidates(ctx: RunContext) -> Any:
     scheduled = select(
         *row(CallbackKind.SCHEDULED, func.coalesce(o.c.dormant_by, o.c.owner_id))
     ).where(
-        base,
+        in_store,
         o.c.status == OpportunityStatus.OPEN.value,
-        o.c.next_callback_on <= ctx.run_on,
+        o.c.next_callback_on <= P["run_on"],
     )
     later = aliased(t)
     retry = select(
@@ -223,19 +258,19 @@ def _candidates(ctx: RunContext) -> Any:
         t.c.consultant_id.label("consultant_id"),
         (t.c.attempt + 1).label("attempt"),
     ).where(
-        t.c.store_id == ctx.store_id,
+        t.c.store_id == P["store_id"],
         t.c.status == CallbackStatus.DONE.value,
         t.c.outcome == CallbackOutcome.UNREACHABLE.value,
-        t.c.completed_at < ctx.day_start,
-        t.c.attempt < ctx.rules.callback_retry_limit,
+        t.c.completed_at < P["day_start"],
+        t.c.attempt < P["retry_limit"],
         ~exists().where(later.c.customer_id == t.c.customer_id, later.c.id > t.c.id),
     )
     return union_all(dormant, defeat, *stalled, scheduled, retry).subquery("candidate")
 
 
-def callback_selection(ctx: RunContext) -> Any:
-    """The tasks the run would create: one per contactable customer with no open task."""
-    cand = _candidates(ctx)
+@cache
+def _selection() -> Any:
+    cand = _candidates()
     open_task = aliased(t)
     ranked = (
         select(
@@ -249,7 +284,7 @@ def callback_selection(ctx: RunContext) -> Any:
         )
         .join(c, c.c.id == cand.c.customer_id)
         .where(
-            c.c.store_id == ctx.store_id,
+            c.c.store_id == P["store_id"],
             c.c.consent_at.is_not(None),
             c.c.do_not_contact == false(),
             ~exists().where(
@@ -262,44 +297,48 @@ def callback_selection(ctx: RunContext) -> Any:
     return select(ranked).where(ranked.c.rank == 1)
 
 
-def build_callback_list(session: Session, ctx: RunContext) -> dict[str, int]:
-    chosen = callback_selection(ctx).subquery("chosen")
-    session.execute(
-        insert(t).from_select(
-            [
-                "store_id",
-                "customer_id",
-                "opportunity_id",
-                "kind",
-                "due_on",
-                "stall_rule",
-                "overdue_days",
-                "consultant_id",
-                "attempt",
-                "status",
-                "created_at",
-                "job_run_id",
-            ],
-            select(
-                literal(ctx.store_id),
-                chosen.c.customer_id,
-                chosen.c.opportunity_id,
-                chosen.c.kind,
-                literal(ctx.run_on),
-                chosen.c.stall_rule,
-                chosen.c.overdue_days,
-                chosen.c.consultant_id,
-                chosen.c.attempt,
-                literal(CallbackStatus.OPEN.value),
-                literal(ctx.now, CallbackTask.created_at.type),
-                literal(ctx.job_run_id, Integer),
-            ),
-        )
+def callback_selection(ctx: RunContext) -> tuple[Any, dict[str, Any]]:
+    """The tasks the run would create (one per contactable customer with no open task), as a
+    SELECT and its parameters."""
+    return _selection(), _params(ctx)
+
+
+@cache
+def _statements() -> tuple[Any, Any, Any]:
+    chosen = _selection().subquery("chosen")
+    create = insert(t).from_select(
+        [
+            "store_id",
+            "customer_id",
+            "opportunity_id",
+            "kind",
+            "due_on",
+            "stall_rule",
+            "overdue_days",
+            "consultant_id",
+            "attempt",
+            "status",
+            "created_at",
+            "job_run_id",
+        ],
+        select(
+            P["store_id"],
+            chosen.c.customer_id,
+            chosen.c.opportunity_id,
+            chosen.c.kind,
+            P["run_on"],
+            chosen.c.stall_rule,
+            chosen.c.overdue_days,
+            chosen.c.consultant_id,
+            chosen.c.attempt,
+            literal(CallbackStatus.OPEN.value),
+            P["now"],
+            P["job_run_id"],
+        ),
     )
-    created = t.c.created_at == literal(ctx.now, CallbackTask.created_at.type)
-    mine = and_(t.c.store_id == ctx.store_id, created)
+    mine = and_(t.c.store_id == P["store_id"], t.c.created_at == P["now"])
     # CS-scheduled dates are consumed by the task they produced.
-    session.execute(
+    consume = (
         update(o)
         .where(
             o.c.id.in_(
@@ -308,9 +347,16 @@ def build_callback_list(session: Session, ctx: RunContext) -> dict[str, int]:
         )
         .values(next_callback_on=None)
     )
-    counts = dict(
-        session.execute(select(t.c.kind, func.count()).where(mine).group_by(t.c.kind)).all()
-    )
+    count = select(t.c.kind, func.count()).where(mine).group_by(t.c.kind)
+    return create, consume, count
+
+
+def build_callback_list(session: Session, ctx: RunContext) -> dict[str, int]:
+    create, consume, count = _statements()
+    params = _params(ctx)
+    session.execute(create, params)
+    session.execute(consume, params)
+    counts = dict(session.execute(count, params).all())
     return {kind.value: int(counts.get(kind.value, 0)) for kind in CallbackKind}
 
 
@@ -359,9 +405,12 @@ def _release(session: Session, ctx: RunContext, ids: list[int], reason: PoolReas
     return len(ids)
 
 
-def release_excess(session: Session, ctx: RunContext) -> dict[str, int]:
+def release_excess(
+    session: Session, ctx: RunContext, all_seats: list[Seat] | None = None
+) -> dict[str, int]:
     """Inactive consultants' open customers and any load above a cap go to the pool."""
-    all_seats = seats(session, ctx.store_id, ctx.rules.default_load_cap)
+    if all_seats is None:
+        all_seats = seats(session, ctx.store_id, ctx.rules.default_load_cap)
     inactive = [s.user_id for s in all_seats if not s.active]
     left_ids = (
         session.scalars(
@@ -430,7 +479,12 @@ def _skip_reason(seat: Seat, declined: int | None) -> str | None:
     return None
 
 
-def refill(session: Session, ctx: RunContext, assigned_by: int | None = None) -> dict[str, int]:
+def refill(
+    session: Session,
+    ctx: RunContext,
+    assigned_by: int | None = None,
+    all_seats: list[Seat] | None = None,
+) -> dict[str, int]:
     """Hand the pool out: highest grade and longest waiting first, each to the eligible
     consultant with the most room (ties: the longest without a refilled customer)."""
     pool = session.execute(
@@ -445,7 +499,8 @@ def refill(session: Session, ctx: RunContext, assigned_by: int | None = None) ->
     ).all()
     if not pool:
         return {"refilled": 0, "unplaced": 0}
-    all_seats = seats(session, ctx.store_id, ctx.rules.default_load_cap)
+    if all_seats is None:
+        all_seats = seats(session, ctx.store_id, ctx.rules.default_load_cap)
     assignments: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     never = datetime.min.replace(tzinfo=ctx.now.tzinfo)
@@ -486,7 +541,7 @@ def refill(session: Session, ctx: RunContext, assigned_by: int | None = None) ->
         # a microsecond apart, so that ties go round the team in order
         seat.last_refill_at = ctx.now + timedelta(microseconds=step)
     if assignments:
-        session.execute(insert(Assignment), assignments)
+        session.execute(insert(Assignment.__table__), assignments)
         session.connection().execute(
             update(o)
             .where(o.c.id == _param("opp_id"))
@@ -522,8 +577,11 @@ def run(session: Session, ctx: RunContext) -> dict[str, int]:
     """Callback list, releases, refill. The caller holds the lock and commits once."""
     counts: dict[str, int] = {}
     counts.update(build_callback_list(session, ctx))
-    counts.update(release_excess(session, ctx))
-    counts.update(refill(session, ctx))
+    before = seats(session, ctx.store_id, ctx.rules.default_load_cap)
+    released = release_excess(session, ctx, before)
+    counts.update(released)
+    # the loads only changed if something was released
+    counts.update(refill(session, ctx, all_seats=None if any(released.values()) else before))
     return counts
 
 
@@ -537,14 +595,14 @@ def store_context(
 ) -> RunContext:
     from core.rules import current_rules
 
-    store = session.get(Store, store_id)
-    if store is None:
+    timezone = session.scalar(select(Store.timezone).where(Store.id == store_id))
+    if timezone is None:
         from core.errors import NotFound
 
         raise NotFound("store")
     return RunContext(
         store_id=store_id,
-        timezone=store.timezone,
+        timezone=timezone,
         run_on=run_on,
         now=now,
         job_run_id=job_run_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.enums import Grade
@@ -158,23 +158,34 @@ def create_default_rules(session: Session, store_id: int, created_by: int | None
 
 
 def current_rules(session: Session, store_id: int) -> Rules:
-    """The store's rules in force: the highest version."""
-    rule_set = session.scalars(
-        select(RuleSet)
-        .where(RuleSet.store_id == store_id)
-        .order_by(RuleSet.version.desc())
-        .limit(1)
-    ).first()
-    if rule_set is None:
+    """The store's rules in force: the highest version (one statement)."""
+    latest = select(func.max(RuleSet.version)).where(RuleSet.store_id == store_id).scalar_subquery()
+    rows = session.execute(
+        select(
+            RuleSet.id,
+            RuleSet.version,
+            RuleSet.default_load_cap,
+            RuleSet.callback_retry_limit,
+            RuleSet.scoring,
+            CycleRule.grade,
+            CycleRule.follow_up_days,
+            CycleRule.cycle_days,
+        )
+        .outerjoin(CycleRule, CycleRule.rule_set_id == RuleSet.id)
+        .where(RuleSet.store_id == store_id, RuleSet.version == latest)
+    ).all()
+    if not rows:
         raise NotFound("rules")
+    first = rows[0]
     return Rules(
-        rule_set_id=rule_set.id,
-        version=rule_set.version,
-        default_load_cap=rule_set.default_load_cap,
-        callback_retry_limit=rule_set.callback_retry_limit,
+        rule_set_id=first.id,
+        version=first.version,
+        default_load_cap=first.default_load_cap,
+        callback_retry_limit=first.callback_retry_limit,
         cycles={
-            c.grade: CycleSetting(c.grade, c.follow_up_days, c.cycle_days)
-            for c in rule_set.cycle_rules
+            r.grade: CycleSetting(r.grade, r.follow_up_days, r.cycle_days)
+            for r in rows
+            if r.grade is not None
         },
-        scoring=rule_set.scoring,
+        scoring=first.scoring,
     )

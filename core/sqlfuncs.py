@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Integer
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 
@@ -85,9 +84,3 @@ def sqlite_offset(timezone: str, on: date) -> str:
     offset = datetime.combine(on, time(12), tzinfo=ZoneInfo(timezone)).utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset else 0
     return f"{minutes:+d} minutes"
-
-
-def local_date_of(column: ColumnElement[Any], timezone: str, on: date) -> local_date:
-    from sqlalchemy import literal
-
-    return local_date(column, literal(timezone), literal(sqlite_offset(timezone, on)))
