@@ -25,6 +25,7 @@ from console import bp
 from core.auth import StaffIdentity, authenticate, load_identity, set_locale
 from core.errors import AuthenticationFailed
 from extensions import db, limiter, login_manager
+from web.kiosk_device import is_kiosk_request
 
 PUBLIC_ENDPOINTS = {"console.login"}
 
@@ -74,6 +75,9 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 @bp.before_request
 def check_role() -> Any:
+    if is_kiosk_request():
+        # A kiosk is a public device: no console page, not even the sign-in, opens on it.
+        abort(403)
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
@@ -133,6 +137,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 NAV = (
     ("console.home", _l("Today")),
+    ("console.reception", _l("Reception")),
     ("console.customers", _l("Customers")),
     ("console.team", _l("Team")),
     ("console.staff", _l("Staff")),

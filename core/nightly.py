@@ -39,11 +39,9 @@ from sqlalchemy import (
     literal,
     null,
     select,
-    text,
     union_all,
     update,
 )
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from core.db import UTCDateTime
@@ -60,6 +58,7 @@ from core.enums import (
     Role,
     StallRule,
 )
+from core.locks import lock_store
 from core.models import (
     Assignment,
     CallbackTask,
@@ -99,26 +98,6 @@ class RunContext:
     @property
     def yesterday(self) -> tuple[datetime, datetime]:
         return day_bounds_utc(self.run_on - timedelta(days=1), self.timezone)
-
-
-# --- locking ---------------------------------------------------------------------------------
-
-
-def try_lock(session: Session, store_id: int, run_on: date) -> bool:
-    """Take the store's nightly lock for the rest of the transaction, or return False.
-
-    PostgreSQL: a transaction-level advisory lock; it is released by commit, rollback or the
-    death of the connection (a killed worker leaves no lock behind). SQLite: the database's
-    write lock, taken by a first write and waited for up to the busy timeout.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        key = (store_id << 20) ^ run_on.toordinal()
-        return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
-    try:
-        session.execute(text("UPDATE stores SET active = active WHERE id = :id"), {"id": store_id})
-    except OperationalError:
-        return False
-    return True
 
 
 # --- 1. the callback list --------------------------------------------------------------------
@@ -574,7 +553,8 @@ def _param(name: str) -> Any:
 
 
 def run(session: Session, ctx: RunContext) -> dict[str, int]:
-    """Callback list, releases, refill. The caller holds the lock and commits once."""
+    """Callback list, releases, refill. The caller holds the nightly lock and commits once."""
+    lock_store(session, ctx.store_id)  # no check-in dispatches while the refill decides
     counts: dict[str, int] = {}
     counts.update(build_callback_list(session, ctx))
     before = seats(session, ctx.store_id, ctx.rules.default_load_cap)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from core import jobruns, nightly
 from core.db import utcnow
 from core.enums import JobKind
+from core.locks import try_lock
 from core.models import Store
 from core.timeutil import local_date, store_zone
 from jobs.runtime import job_session
@@ -37,7 +38,7 @@ def run_store(store_id: int, run_on: str, job_run_id: int | None = None) -> dict
             job_run_id = jobruns.create(session, JobKind.NIGHTLY, store_id=store_id, run_on=day)
     try:
         with job_session() as session:
-            locked = not nightly.try_lock(session, store_id, day)
+            locked = not try_lock(session, store_id, day)
             if not locked:
                 _mark_running(session, job_run_id)
                 jobruns.interrupt_stale(session, store_id, JobKind.NIGHTLY, job_run_id)

@@ -1,0 +1,872 @@
+"""Check-in and dispatch (DESIGN.md section 3 step 1).
+
+A visitor checks in at the kiosk or at the reception desk. A returning customer is recognised
+by mobile number; one who was invited back goes to the consultant of the invitation, one whose
+own consultant is on duty goes to them (even at their cap: the customer is already on their
+book). Everyone else goes to the next consultant in the day's rotation who is on duty, not busy
+with a visitor and below their cap; the rotation starts with whoever has waited longest since
+their last walk-in. When nobody fits, the visitor waits and is handed out, in arrival order, as
+soon as a consultant frees up.
+
+The consultant who receives a visitor becomes the owner of the customer's open opportunity.
+Every dispatch records an assignment with the reason and every candidate's load, cap and the
+reason they were passed over. Dispatch runs under the store's lock, so simultaneous check-ins
+never push a consultant past the cap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from core import audit
+from core.enums import (
+    AssignmentReason,
+    ConsentChannel,
+    InvitationStatus,
+    OpportunityStatus,
+    Presence,
+    Role,
+    VisitPurpose,
+    VisitSource,
+    VisitStatus,
+)
+from core.errors import DomainError, NotFound, ValidationError
+from core.i18n import N_
+from core.locks import lock_store
+from core.models import (
+    Assignment,
+    CarModel,
+    ConsentRecord,
+    ConsultantSettings,
+    Customer,
+    Invitation,
+    Opportunity,
+    Store,
+    User,
+    Visit,
+)
+from core.phone import mask_mobile, normalise_mobile
+from core.rules import current_rules
+from core.team import counts_towards_load
+from core.timeutil import day_bounds_utc, local_date
+
+NOTICE_VERSION = "2026-01"
+SURNAME_MAX = 10
+MAX_PARTY = 20
+BUSY = (VisitStatus.ASSIGNED.value, VisitStatus.IN_RECEPTION.value)
+# Letters of any script, the middle dot of transliterated names, spaces, apostrophes, hyphens.
+_SURNAME = re.compile(r"^[^\W\d_]+(?:[ ·'\-][^\W\d_]+)*$")
+_MARKUP = re.compile(r"[<>&\"{}]")
+
+
+# --- recognising a visitor ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownVisitor:
+    """What a public kiosk may show to confirm an identity: never the full number."""
+
+    surname: str
+    title: str | None
+    masked_mobile: str
+
+
+def lookup_visitor(session: Session, store_id: int, raw_mobile: str) -> KnownVisitor | None:
+    mobile = normalise_mobile(raw_mobile)
+    customer = session.scalars(
+        select(Customer).where(Customer.store_id == store_id, Customer.mobile == mobile)
+    ).first()
+    if customer is None:
+        return None
+    return KnownVisitor(customer.surname, customer.title, mask_mobile(customer.mobile))
+
+
+# --- validating a check-in ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    store_id: int
+    mobile: str
+    purpose: str
+    party_size: int | str | None = 1
+    surname: str | None = None  # needed for a new customer only
+    title: str | None = None
+    car_model_id: int | str | None = None
+    consent: bool = False
+    notice_version: str = NOTICE_VERSION
+    idempotency_key: str | None = None
+    source: str = VisitSource.KIOSK.value
+    kiosk_device_id: int | None = None
+    recorded_by: int | None = None
+
+
+def validate_surname(raw: str | None) -> str:
+    surname = (raw or "").strip()
+    if not surname:
+        raise ValidationError({"surname": N_("Enter your surname.")})
+    if _MARKUP.search(surname):
+        raise ValidationError({"surname": N_('Use letters only: no symbols such as < > & ".')})
+    if len(surname) > SURNAME_MAX:
+        raise ValidationError({"surname": N_("A surname has at most 10 characters.")})
+    if not _SURNAME.match(surname):
+        raise ValidationError({"surname": N_("Use letters only: no digits or symbols.")})
+    return surname
+
+
+def validate_title(raw: str | None) -> str:
+    if raw not in ("mr", "ms"):
+        raise ValidationError({"title": N_("Choose Mr or Ms.")})
+    return raw
+
+
+def validate_party_size(raw: int | str | None) -> int:
+    try:
+        size = int(raw or 0)
+    except (TypeError, ValueError):
+        size = 0
+    if not 1 <= size <= MAX_PARTY:
+        raise ValidationError({"party_size": N_("Choose how many of you came (1 to 20).")})
+    return size
+
+
+def validate_purpose(raw: str | None) -> str:
+    if raw not in {p.value for p in VisitPurpose}:
+        raise ValidationError({"purpose": N_("Choose why you came today.")})
+    return raw
+
+
+def validate_car_model(session: Session, store_id: int, raw: int | str | None) -> int | None:
+    """A model of the store's list, or None for "not sure yet"."""
+    if raw in (None, "", "none"):
+        return None
+    try:
+        model_id = int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        model_id = -1
+    model = session.get(CarModel, model_id)
+    if model is None or model.store_id != store_id or not model.active:
+        raise ValidationError({"car_model": N_("Choose a car model from the list.")})
+    return model_id
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    user_id: int
+    name: str
+    presence: str
+    active: bool
+    busy: bool
+    load: int
+    cap: int
+    last_walk_in_at: datetime | None
+    skipped: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "presence": self.presence,
+            "load": self.load,
+            "cap": self.cap,
+            "skipped": self.skipped,
+        }
+
+
+def candidates(session: Session, store_id: int) -> list[Candidate]:
+    """Every consultant with presence, busy state, load and cap: one statement."""
+    default_cap = current_rules(session, store_id).default_load_cap
+    load = (
+        select(Opportunity.owner_id, func.count().label("n"))
+        .where(Opportunity.store_id == store_id, counts_towards_load())
+        .where(Opportunity.owner_id.is_not(None))
+        .group_by(Opportunity.owner_id)
+        .subquery()
+    )
+    busy = (
+        select(Visit.consultant_id, func.count().label("n"))
+        .where(Visit.store_id == store_id, Visit.status.in_(BUSY))
+        .group_by(Visit.consultant_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            User.id,
+            User.display_name,
+            ConsultantSettings.presence,
+            User.active & ConsultantSettings.active,
+            func.coalesce(busy.c.n, 0),
+            func.coalesce(load.c.n, 0),
+            func.coalesce(ConsultantSettings.load_cap, default_cap),
+            ConsultantSettings.last_walk_in_at,
+        )
+        .join(ConsultantSettings, ConsultantSettings.user_id == User.id)
+        .outerjoin(load, load.c.owner_id == User.id)
+        .outerjoin(busy, busy.c.consultant_id == User.id)
+        .where(User.store_id == store_id, User.role == Role.CONSULTANT.value)
+        .order_by(User.id)
+    ).all()
+    return [
+        Candidate(r[0], r[1], r[2], bool(r[3]), bool(r[4]), int(r[5]), int(r[6]), r[7])
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Decision:
+    consultant_id: int | None  # None: the visitor waits
+    reason: str | None
+    candidates: list[dict[str, Any]]
+    load: int | None = None
+    cap: int | None = None
+
+
+def choose(
+    pool: list[Candidate], *, preferred: int | None = None, preferred_reason: str | None = None
+) -> Decision:
+    """The dispatch rule. ``preferred``: the invitation's or the owner's consultant, who gets
+    the visitor whenever they are on duty (busy or at cap: the customer is theirs)."""
+    by_id = {c.user_id: c for c in pool}
+    chosen = by_id.get(preferred) if preferred is not None else None
+    if chosen and chosen.active and chosen.presence == Presence.ON_DUTY:
+        for c in pool:
+            c.skipped = None if c is chosen else "not_owner"
+        return Decision(
+            chosen.user_id, preferred_reason, [c.as_record() for c in pool], chosen.load, chosen.cap
+        )
+    for c in pool:
+        if not c.active:
+            c.skipped = "inactive"
+        elif c.presence != Presence.ON_DUTY:
+            c.skipped = c.presence
+        elif c.busy:
+            c.skipped = "busy"
+        elif c.load >= c.cap:
+            c.skipped = "at_cap"
+        else:
+            c.skipped = None
+    eligible = [c for c in pool if c.skipped is None]
+    if not eligible:
+        return Decision(None, None, [c.as_record() for c in pool])
+    never = datetime.min
+    first = min(
+        eligible,
+        key=lambda c: (
+            c.last_walk_in_at.replace(tzinfo=None) if c.last_walk_in_at else never,
+            c.user_id,
+        ),
+    )
+    for c in eligible:
+        if c is not first:
+            c.skipped = "later_in_rotation"
+    return Decision(
+        first.user_id,
+        AssignmentReason.ROTATION.value,
+        [c.as_record() for c in pool],
+        first.load,
+        first.cap,
+    )
+
+
+def _assign(
+    session: Session,
+    visit: Visit,
+    opportunity: Opportunity,
+    decision: Decision,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    note: str | None = None,
+) -> None:
+    """Give the visit (and the opportunity) to the decided consultant and record why."""
+    assert decision.consultant_id is not None
+    session.add(
+        Assignment(
+            store_id=visit.store_id,
+            opportunity_id=opportunity.id,
+            visit_id=visit.id,
+            from_owner_id=opportunity.owner_id,
+            to_owner_id=decision.consultant_id,
+            assigned_at=now,
+            assigned_by=actor_id,
+            reason=reason or decision.reason,
+            note=note,
+            to_load=decision.load,
+            to_cap=decision.cap,
+            candidates=decision.candidates,
+        )
+    )
+    visit.consultant_id = decision.consultant_id
+    visit.status = VisitStatus.ASSIGNED.value
+    visit.assigned_at = now
+    opportunity.owner_id = decision.consultant_id
+    opportunity.pool_since = None
+    opportunity.pool_reason = None
+    session.execute(
+        update(ConsultantSettings)
+        .where(ConsultantSettings.user_id == decision.consultant_id)
+        .values(last_walk_in_at=now)
+    )
+
+
+def _preference(
+    session: Session, opportunity: Opportunity, invitation: Invitation | None
+) -> tuple[int | None, str | None]:
+    if invitation is not None and invitation.consultant_id is not None:
+        return invitation.consultant_id, AssignmentReason.REINVITE.value
+    if opportunity.owner_id is not None:
+        return opportunity.owner_id, AssignmentReason.RETURNING_OWNER.value
+    return None, None
+
+
+# --- checking in -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    visit_id: int
+    customer_id: int
+    consultant_id: int | None
+    consultant_name: str | None
+    queue_position: int | None  # 1 = next; None when a consultant is coming
+    returning: bool
+    duplicate: bool = False
+
+
+def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult:
+    """Record a visit and dispatch it. One transaction; the caller commits.
+
+    Validation happens before anything is written. A repeated idempotency key returns the
+    first result and writes nothing.
+    """
+    errors: dict[str, str] = {}
+    try:
+        mobile = normalise_mobile(request.mobile)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+        mobile = ""
+    existing = _customer(session, request.store_id, mobile) if mobile else None
+    values: dict[str, Any] = {}
+    for name, check in (
+        ("purpose", lambda: validate_purpose(request.purpose)),
+        ("party_size", lambda: validate_party_size(request.party_size)),
+        ("car_model", lambda: validate_car_model(session, request.store_id, request.car_model_id)),
+        *(
+            (
+                ("surname", lambda: validate_surname(request.surname)),
+                ("title", lambda: validate_title(request.title)),
+            )
+            if existing is None
+            else ()
+        ),
+    ):
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+
+    if request.idempotency_key:
+        earlier = _by_key(session, request.store_id, request.idempotency_key)
+        if earlier is not None:
+            return earlier
+    lock_store(session, request.store_id)
+    if request.idempotency_key:  # a double tap that waited for the lock
+        earlier = _by_key(session, request.store_id, request.idempotency_key)
+        if earlier is not None:
+            return earlier
+
+    customer = existing or _customer(session, request.store_id, mobile)  # checked in meanwhile?
+    if customer is None:
+        customer = Customer(
+            store_id=request.store_id,
+            mobile=mobile,
+            surname=values["surname"],
+            title=values["title"],
+            created_at=now,
+        )
+        session.add(customer)
+        session.flush()
+    if request.consent:
+        _record_consent(session, customer, request, now)
+
+    opportunity = session.scalars(
+        select(Opportunity).where(
+            Opportunity.customer_id == customer.id,
+            Opportunity.status == OpportunityStatus.OPEN.value,
+        )
+    ).first()
+    had_visits = existing is not None and session.scalar(
+        select(func.count()).select_from(Visit).where(Visit.customer_id == customer.id)
+    )
+    if opportunity is None:
+        opportunity = Opportunity(
+            store_id=request.store_id,
+            customer_id=customer.id,
+            status=OpportunityStatus.OPEN.value,
+            car_model_id=values["car_model"],
+            created_at=now,
+        )
+        session.add(opportunity)
+    elif values["car_model"] is not None:
+        opportunity.car_model_id = values["car_model"]
+    opportunity.last_visit_at = now
+    session.flush()
+
+    invitation = _invitation_for_today(session, customer.id, request.store_id, now)
+    visit = Visit(
+        store_id=request.store_id,
+        customer_id=customer.id,
+        opportunity_id=opportunity.id,
+        invitation_id=invitation.id if invitation else None,
+        kiosk_device_id=request.kiosk_device_id,
+        recorded_by=request.recorded_by,
+        source=request.source,
+        purpose=values["purpose"],
+        car_model_id=values["car_model"],
+        party_size=values["party_size"],
+        status=VisitStatus.WAITING.value,
+        is_first_visit=not had_visits,
+        idempotency_key=request.idempotency_key,
+        checked_in_at=now,
+    )
+    session.add(visit)
+    session.flush()
+    if invitation is not None:
+        invitation.status = InvitationStatus.HONOURED.value
+        invitation.visit_id = visit.id
+
+    preferred, preferred_reason = _preference(session, opportunity, invitation)
+    decision = choose(
+        candidates(session, request.store_id),
+        preferred=preferred,
+        preferred_reason=preferred_reason,
+    )
+    if decision.consultant_id is not None:
+        note = None
+        if preferred is not None and decision.consultant_id != preferred:
+            note = "preferred consultant not on duty"
+        _assign(session, visit, opportunity, decision, now, note=note)
+    session.flush()
+    return _result(session, visit, returning=existing is not None)
+
+
+def _customer(session: Session, store_id: int, mobile: str) -> Customer | None:
+    return session.scalars(
+        select(Customer).where(Customer.store_id == store_id, Customer.mobile == mobile)
+    ).first()
+
+
+def _record_consent(session: Session, customer: Customer, request: CheckIn, now: datetime) -> None:
+    channel = (
+        ConsentChannel.KIOSK if request.source == VisitSource.KIOSK else ConsentChannel.RECEPTION
+    )
+    session.add(
+        ConsentRecord(
+            customer_id=customer.id,
+            granted=True,
+            notice_version=request.notice_version,
+            channel=channel.value,
+            recorded_at=now,
+            recorded_by=request.recorded_by,
+        )
+    )
+    customer.consent_at = now
+    customer.consent_notice_version = request.notice_version
+    # A fresh consent at the kiosk is the customer's own new wish to be contacted.
+    customer.do_not_contact = False
+    customer.do_not_contact_at = None
+
+
+def _invitation_for_today(
+    session: Session, customer_id: int, store_id: int, now: datetime
+) -> Invitation | None:
+    """A scheduled invitation for the store-local day of the visit is honoured by it."""
+    timezone = session.scalar(select(Store.timezone).where(Store.id == store_id)) or "UTC"
+    start, end = day_bounds_utc(local_date(now, timezone), timezone)
+    return session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.customer_id == customer_id,
+            Invitation.status == InvitationStatus.SCHEDULED.value,
+            Invitation.scheduled_at >= start,
+            Invitation.scheduled_at < end,
+        )
+        .order_by(Invitation.scheduled_at)
+        .limit(1)
+    ).first()
+
+
+def _by_key(session: Session, store_id: int, key: str) -> CheckInResult | None:
+    visit = session.scalars(
+        select(Visit).where(Visit.store_id == store_id, Visit.idempotency_key == key)
+    ).first()
+    if visit is None:
+        return None
+    result = _result(session, visit, returning=not visit.is_first_visit)
+    return CheckInResult(**{**result.__dict__, "duplicate": True})
+
+
+def _result(session: Session, visit: Visit, *, returning: bool) -> CheckInResult:
+    name = None
+    position = None
+    if visit.consultant_id is not None:
+        name = session.scalar(select(User.display_name).where(User.id == visit.consultant_id))
+    elif visit.status == VisitStatus.WAITING.value:
+        position = queue_position(session, visit)
+    return CheckInResult(
+        visit_id=visit.id,
+        customer_id=visit.customer_id,
+        consultant_id=visit.consultant_id,
+        consultant_name=name,
+        queue_position=position,
+        returning=returning,
+    )
+
+
+def queue_position(session: Session, visit: Visit) -> int:
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(Visit)
+        .where(
+            Visit.store_id == visit.store_id,
+            Visit.status == VisitStatus.WAITING.value,
+            Visit.id < visit.id,
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+# --- the waiting queue -------------------------------------------------------------------------
+
+
+def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
+    """Hand waiting visitors, in arrival order, to consultants who can take them now."""
+    lock_store(session, store_id)
+    handed = 0
+    waiting = session.execute(
+        select(Visit, Opportunity, Invitation)
+        .join(Opportunity, Opportunity.id == Visit.opportunity_id)
+        .outerjoin(Invitation, Invitation.id == Visit.invitation_id)
+        .where(Visit.store_id == store_id, Visit.status == VisitStatus.WAITING.value)
+        .order_by(Visit.id)
+    ).all()
+    if not waiting:
+        return 0
+    pool = candidates(session, store_id)
+    for visit, opportunity, invitation in waiting:
+        preferred, preferred_reason = _preference(session, opportunity, invitation)
+        decision = choose(pool, preferred=preferred, preferred_reason=preferred_reason)
+        if decision.consultant_id is None:
+            continue  # a later visitor may still go to their own consultant
+        reason = decision.reason
+        if reason == AssignmentReason.ROTATION.value:
+            reason = AssignmentReason.QUEUE.value
+        new_owner = opportunity.owner_id != decision.consultant_id
+        _assign(session, visit, opportunity, decision, now, reason=reason)
+        handed += 1
+        # the pool as the next visitor sees it
+        taker = next(c for c in pool if c.user_id == decision.consultant_id)
+        taker.busy = True
+        taker.last_walk_in_at = now
+        if new_owner and opportunity.grade in (None, "H", "A", "B"):
+            taker.load += 1
+    session.flush()
+    return handed
+
+
+# --- presence and receptions -------------------------------------------------------------------
+
+
+def _settings(session: Session, store_id: int, consultant_id: int) -> ConsultantSettings:
+    settings = session.get(ConsultantSettings, consultant_id)
+    if settings is None or settings.store_id != store_id:
+        raise NotFound("consultant")
+    return settings
+
+
+def set_presence(
+    session: Session, store_id: int, consultant_id: int, presence: str, now: datetime
+) -> int:
+    """On duty, on break or off duty. Coming on duty may take a waiting visitor at once."""
+    if presence not in {p.value for p in Presence}:
+        raise ValidationError({"presence": N_("Choose on duty, on break or off duty.")})
+    settings = _settings(session, store_id, consultant_id)
+    if settings.presence != presence:
+        settings.presence = presence
+        settings.presence_since = now
+    session.flush()
+    return dispatch_waiting(session, store_id, now) if presence == Presence.ON_DUTY else 0
+
+
+def _visit(session: Session, store_id: int, visit_id: int) -> Visit:
+    visit = session.get(Visit, visit_id)
+    if visit is None or visit.store_id != store_id:
+        raise NotFound("visit")
+    return visit
+
+
+def start_reception(
+    session: Session, store_id: int, consultant_id: int, visit_id: int, now: datetime
+) -> None:
+    visit = _visit(session, store_id, visit_id)
+    if visit.consultant_id != consultant_id:
+        raise DomainError(N_("This visitor was given to another consultant."))
+    if visit.status != VisitStatus.ASSIGNED.value:
+        raise DomainError(N_("This reception has already started or ended."))
+    visit.status = VisitStatus.IN_RECEPTION.value
+    visit.reception_started_at = now
+    _settings(session, store_id, consultant_id).current_visit_id = visit.id
+
+
+def end_reception(
+    session: Session, store_id: int, consultant_id: int, visit_id: int, now: datetime
+) -> int:
+    """The visitor leaves the consultant; the next waiting visitor may come to them."""
+    visit = _visit(session, store_id, visit_id)
+    if visit.consultant_id != consultant_id:
+        raise DomainError(N_("This visitor was given to another consultant."))
+    if visit.status != VisitStatus.IN_RECEPTION.value:
+        raise DomainError(N_("Start the reception before ending it."))
+    visit.status = VisitStatus.FINISHED.value
+    visit.reception_ended_at = now
+    settings = _settings(session, store_id, consultant_id)
+    if settings.current_visit_id == visit.id:
+        settings.current_visit_id = None
+    session.flush()
+    return dispatch_waiting(session, store_id, now)
+
+
+def mark_left(session: Session, store_id: int, visit_id: int, actor_id: int, now: datetime) -> int:
+    """The visitor left before a consultant received them."""
+    visit = _visit(session, store_id, visit_id)
+    if visit.status not in (VisitStatus.WAITING.value, VisitStatus.ASSIGNED.value):
+        raise DomainError(N_("Only a visitor who is still waiting can be marked as left."))
+    visit.status = VisitStatus.LEFT.value
+    visit.left_at = now
+    audit.record(
+        session,
+        "visit_left",
+        store_id=store_id,
+        actor_id=actor_id,
+        entity="visit",
+        entity_id=visit.id,
+    )
+    session.flush()
+    return dispatch_waiting(session, store_id, now)
+
+
+def reassign_visit(
+    session: Session,
+    store_id: int,
+    visit_id: int,
+    consultant_id: int,
+    actor_id: int,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    """The receptionist sends a visitor to another consultant (recorded as a manual assignment)."""
+    visit = _visit(session, store_id, visit_id)
+    if visit.status not in (VisitStatus.WAITING.value, VisitStatus.ASSIGNED.value):
+        raise DomainError(N_("Only a visitor who is still waiting can be reassigned."))
+    lock_store(session, store_id)
+    pool = candidates(session, store_id)
+    target = next((c for c in pool if c.user_id == consultant_id), None)
+    if target is None or not target.active:
+        raise ValidationError({"consultant": N_("Choose an active consultant of this store.")})
+    for c in pool:
+        c.skipped = None if c is target else "not_chosen"
+    opportunity = session.get(Opportunity, visit.opportunity_id)
+    assert opportunity is not None
+    decision = Decision(
+        target.user_id,
+        AssignmentReason.MANUAL.value,
+        [c.as_record() for c in pool],
+        target.load,
+        target.cap,
+    )
+    _assign(session, visit, opportunity, decision, now, actor_id=actor_id, note=note)
+
+
+# --- what the screens show ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    id: int
+    checked_in_at: datetime
+    surname: str
+    title: str | None
+    masked_mobile: str
+    purpose: str
+    car_model: str | None
+    party_size: int
+    status: str
+    source: str
+    first_visit: bool
+    invited: bool
+    consultant_id: int | None
+    consultant: str | None
+    assigned_at: datetime | None
+    reception_started_at: datetime | None
+    reception_ended_at: datetime | None
+    left_at: datetime | None
+    queue_position: int | None = None
+
+    def waited_minutes(self, now: datetime) -> int:
+        """From check-in until a consultant started the reception (or now, or leaving)."""
+        end = self.reception_started_at or self.left_at or now
+        return max(0, int((end - self.checked_in_at).total_seconds() // 60))
+
+    def reception_minutes(self, now: datetime) -> int | None:
+        if self.reception_started_at is None:
+            return None
+        end = self.reception_ended_at or now
+        return max(0, int((end - self.reception_started_at).total_seconds() // 60))
+
+
+def _visit_rows(session: Session, *conditions: Any) -> list[VisitRow]:
+    consultant = aliased(User)
+    rows = session.execute(
+        select(
+            Visit,
+            Customer.surname,
+            Customer.title,
+            Customer.mobile,
+            CarModel.name,
+            consultant.display_name,
+        )
+        .join(Customer, Customer.id == Visit.customer_id)
+        .outerjoin(CarModel, CarModel.id == Visit.car_model_id)
+        .outerjoin(consultant, consultant.id == Visit.consultant_id)
+        .where(*conditions)
+        .order_by(Visit.checked_in_at, Visit.id)
+    ).all()
+    # The queue is in the order visits were recorded (under the store's lock), which is the
+    # arrival order even for visitors who checked in at the same instant.
+    waiting_ids = sorted(v.id for v, *_ in rows if v.status == VisitStatus.WAITING.value)
+    place = {visit_id: i for i, visit_id in enumerate(waiting_ids, start=1)}
+    result = []
+    for v, surname, title, mobile, model, name in rows:
+        result.append(
+            VisitRow(
+                id=v.id,
+                checked_in_at=v.checked_in_at,
+                surname=surname,
+                title=title,
+                masked_mobile=mask_mobile(mobile),
+                purpose=v.purpose,
+                car_model=model,
+                party_size=v.party_size,
+                status=v.status,
+                source=v.source,
+                first_visit=v.is_first_visit,
+                invited=v.invitation_id is not None,
+                consultant_id=v.consultant_id,
+                consultant=name,
+                assigned_at=v.assigned_at,
+                reception_started_at=v.reception_started_at,
+                reception_ended_at=v.reception_ended_at,
+                left_at=v.left_at,
+                queue_position=place.get(v.id),
+            )
+        )
+    return result
+
+
+def todays_visits(session: Session, store_id: int, now: datetime, timezone: str) -> list[VisitRow]:
+    """Today's visitors of the store, in arrival order, plus anyone still waiting from before."""
+    start, end = day_bounds_utc(local_date(now, timezone), timezone)
+    return _visit_rows(
+        session,
+        Visit.store_id == store_id,
+        (Visit.checked_in_at >= start) & (Visit.checked_in_at < end)
+        | Visit.status.in_([VisitStatus.WAITING.value, *BUSY]),
+    )
+
+
+def my_arrivals(session: Session, store_id: int, consultant_id: int) -> list[VisitRow]:
+    """Visitors given to this consultant and not yet finished."""
+    return _visit_rows(
+        session,
+        Visit.store_id == store_id,
+        Visit.consultant_id == consultant_id,
+        Visit.status.in_(BUSY),
+    )
+
+
+@dataclass(frozen=True)
+class LobbyBoard:
+    waiting: list[VisitRow]
+    free: list[str]
+    busy: list[str]
+
+
+def lobby_board(session: Session, store_id: int) -> LobbyBoard:
+    waiting = _visit_rows(
+        session, Visit.store_id == store_id, Visit.status == VisitStatus.WAITING.value
+    )
+    pool = candidates(session, store_id)
+    on_duty = [c for c in pool if c.active and c.presence == Presence.ON_DUTY]
+    return LobbyBoard(
+        waiting=waiting,
+        free=[c.name for c in on_duty if not c.busy],
+        busy=[c.name for c in on_duty if c.busy],
+    )
+
+
+@dataclass(frozen=True)
+class Explanation:
+    at: datetime
+    reason: str
+    to_name: str | None
+    from_name: str | None
+    by_name: str | None
+    note: str | None
+    load: int | None
+    cap: int | None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def explain_visit(
+    session: Session, store_id: int, visit_id: int
+) -> tuple[VisitRow, list[Explanation]]:
+    """Why the visitor went where they went: every assignment of the visit, with candidates."""
+    rows = _visit_rows(session, Visit.store_id == store_id, Visit.id == visit_id)
+    if not rows:
+        raise NotFound("visit")
+    row = rows[0]
+    to_user, from_user, by_user = aliased(User), aliased(User), aliased(User)
+    assignments = session.execute(
+        select(Assignment, to_user.display_name, from_user.display_name, by_user.display_name)
+        .outerjoin(to_user, to_user.id == Assignment.to_owner_id)
+        .outerjoin(from_user, from_user.id == Assignment.from_owner_id)
+        .outerjoin(by_user, by_user.id == Assignment.assigned_by)
+        .where(Assignment.visit_id == visit_id, Assignment.store_id == store_id)
+        .order_by(Assignment.assigned_at, Assignment.id)
+    ).all()
+    return row, [
+        Explanation(
+            a.assigned_at,
+            a.reason,
+            to_name,
+            from_name,
+            by_name,
+            a.note,
+            a.to_load,
+            a.to_cap,
+            a.candidates or [],
+        )
+        for a, to_name, from_name, by_name in assignments
+    ]

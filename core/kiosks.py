@@ -1,0 +1,111 @@
+"""Kiosk devices: an entrance tablet enrolled to one store by a member of staff.
+
+The device keeps a random token in a long-lived cookie; only its SHA-256 digest is stored, so a
+database leak does not let anyone impersonate a kiosk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.enums import Role
+from core.errors import PermissionDenied, ValidationError
+from core.i18n import N_
+from core.models import KioskDevice, Store
+from core.security import new_token, token_digest
+
+ENROLLING_ROLES = (Role.CS_AGENT, Role.MANAGER, Role.ADMIN)
+SEEN_EVERY = timedelta(minutes=5)  # how often last_seen_at is refreshed
+
+
+@dataclass(frozen=True)
+class Kiosk:
+    id: int
+    name: str
+    store_id: int
+    store_name: str
+    timezone: str
+    locale: str
+
+
+def enrol(session: Session, *, store_id: int, name: str, role: str, user_id: int) -> str:
+    """Enrol a device for the user's store; returns the token to keep in the device's cookie."""
+    if role not in {r.value for r in ENROLLING_ROLES}:
+        raise PermissionDenied(N_("Only customer service, managers and admins enrol kiosks."))
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ValidationError({"name": N_("Give the device a name of up to 80 characters.")})
+    token = new_token()
+    device = KioskDevice(
+        store_id=store_id, name=name, token_hash=token_digest(token), enrolled_by=user_id
+    )
+    session.add(device)
+    session.flush()
+    audit.record(
+        session,
+        "kiosk_enrolled",
+        store_id=store_id,
+        actor_id=user_id,
+        entity="kiosk",
+        entity_id=device.id,
+        data={"name": name},
+    )
+    return token
+
+
+def kiosk_for_token(session: Session, token: str | None, now: datetime) -> Kiosk | None:
+    """The enrolled, not revoked device holding this token, or None."""
+    if not token:
+        return None
+    row = session.execute(
+        select(KioskDevice, Store)
+        .join(Store, Store.id == KioskDevice.store_id)
+        .where(KioskDevice.token_hash == token_digest(token), KioskDevice.revoked_at.is_(None))
+        .where(Store.active)
+    ).first()
+    if row is None:
+        return None
+    device, store = row
+    if device.last_seen_at is None or now - device.last_seen_at > SEEN_EVERY:
+        device.last_seen_at = now
+    return Kiosk(device.id, device.name, store.id, store.name, store.timezone, store.default_locale)
+
+
+def revoke(session: Session, *, store_id: int, device_id: int, user_id: int, now: datetime) -> None:
+    device = session.get(KioskDevice, device_id)
+    if device is None or device.store_id != store_id:
+        from core.errors import NotFound
+
+        raise NotFound("kiosk")
+    device.revoked_at = now
+    audit.record(
+        session,
+        "kiosk_revoked",
+        store_id=store_id,
+        actor_id=user_id,
+        entity="kiosk",
+        entity_id=device_id,
+    )
+
+
+@dataclass(frozen=True)
+class KioskRow:
+    id: int
+    name: str
+    enrolled_at: datetime
+    last_seen_at: datetime | None
+    revoked: bool
+
+
+def list_kiosks(session: Session, store_id: int) -> list[KioskRow]:
+    return [
+        KioskRow(d.id, d.name, d.enrolled_at, d.last_seen_at, d.revoked_at is not None)
+        for d in session.scalars(
+            select(KioskDevice).where(KioskDevice.store_id == store_id).order_by(KioskDevice.id)
+        )
+    ]
