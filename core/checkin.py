@@ -53,7 +53,7 @@ from core.models import (
 )
 from core.phone import mask_mobile, normalise_mobile
 from core.rules import current_rules
-from core.team import counts_towards_load
+from core.team import load_by_owner
 from core.timeutil import day_bounds_utc, local_date
 
 NOTICE_VERSION = "2026-01"
@@ -185,13 +185,7 @@ class Candidate:
 def candidates(session: Session, store_id: int) -> list[Candidate]:
     """Every consultant with presence, busy state, load and cap: one statement."""
     default_cap = current_rules(session, store_id).default_load_cap
-    load = (
-        select(Opportunity.owner_id, func.count().label("n"))
-        .where(Opportunity.store_id == store_id, counts_towards_load())
-        .where(Opportunity.owner_id.is_not(None))
-        .group_by(Opportunity.owner_id)
-        .subquery()
-    )
+    load = load_by_owner(store_id)
     busy = (
         select(Visit.consultant_id, func.count().label("n"))
         .where(Visit.store_id == store_id, Visit.status.in_(BUSY))
@@ -205,7 +199,7 @@ def candidates(session: Session, store_id: int) -> list[Candidate]:
             ConsultantSettings.presence,
             User.active & ConsultantSettings.active,
             func.coalesce(busy.c.n, 0),
-            func.coalesce(load.c.n, 0),
+            func.coalesce(load.c.load, 0),
             func.coalesce(ConsultantSettings.load_cap, default_cap),
             ConsultantSettings.last_walk_in_at,
         )

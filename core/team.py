@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.enums import HIGH_INTENT, OpportunityStatus, Role
@@ -40,16 +40,21 @@ class Seat:
         return self.cap - self.load
 
 
-def seats(session: Session, store_id: int, default_cap: int) -> list[Seat]:
-    """Every consultant of the store with load and cap (``default_cap`` where they have no
-    cap of their own): one statement."""
-    load = (
+def load_by_owner(store_id: int) -> Subquery:
+    """(owner_id, load) for every consultant of the store who owns active customers."""
+    return (
         select(Opportunity.owner_id, func.count().label("load"))
         .where(Opportunity.store_id == store_id, counts_towards_load())
         .where(Opportunity.owner_id.is_not(None))
         .group_by(Opportunity.owner_id)
         .subquery()
     )
+
+
+def seats(session: Session, store_id: int, default_cap: int) -> list[Seat]:
+    """Every consultant of the store with load and cap (``default_cap`` where they have no
+    cap of their own): one statement."""
+    load = load_by_owner(store_id)
     rows = session.execute(
         select(
             User.id,
