@@ -90,13 +90,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from console import bp as console_bp
     from jobs import init_app as init_jobs
     from kiosk import bp as kiosk_bp
-    from web import commands, errors, labels, views
+    from web import commands, errors, labels, lobby, views
 
     console_auth.init_login(app)
     init_jobs(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(kiosk_bp)
+    app.register_blueprint(lobby.bp)
     errors.register(app)
     labels.register(app)
     commands.register(app)

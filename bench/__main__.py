@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import console_pages, nightly
+from bench import checkin, console_pages, nightly
 from bench.harness import postgres_available, postgres_database, print_table, sqlite_database
 
 
@@ -12,9 +12,13 @@ def main() -> int:
     rows = []
     with sqlite_database() as url:
         rows += console_pages.run(url, "sqlite")
+    with sqlite_database() as url:
+        rows += checkin.run(url, "sqlite")
     if postgres_available():
         with postgres_database() as url:
             rows += console_pages.run(url, "postgresql")
+        with postgres_database() as url:
+            rows += checkin.run(url, "postgresql")
         with postgres_database() as url:
             rows += nightly.run(url)
     else:

@@ -6,12 +6,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from console import bp
+from console import bp, reception
 from console.auth import roles
 from core import dashboard, jobruns
 from core.customers import customer_profile, search_customers
 from core.db import utcnow
-from core.enums import JobKind, Role
+from core.enums import JobKind, Presence, Role
 from core.staff import list_staff
 from core.team import consultant_loads
 from core.timeutil import local_date
@@ -35,13 +35,24 @@ def home():  # type: ignore[no-untyped-def]
     store = dashboard.store_today(db.session, current_user.store_id, today, current_user.timezone)
     mine = None
     team = None
+    presence = arrivals = None
     if current_user.role == Role.CONSULTANT:
         mine = dashboard.consultant_today(db.session, current_user.id, current_user.store_id, today)
+        presence = reception.my_presence()
+        arrivals, _new = reception.arrivals_live()
     if current_user.role in (Role.MANAGER, Role.CS_AGENT):
         team = consultant_loads(db.session, current_user.store_id)
     runs = jobruns.recent(db.session, current_user.store_id, limit=5)
     return render_template(
-        "console/home.html", today=today, store=store, mine=mine, team=team, runs=runs
+        "console/home.html",
+        today=today,
+        store=store,
+        mine=mine,
+        team=team,
+        runs=runs,
+        presence=presence,
+        presences=[p.value for p in (Presence.ON_DUTY, Presence.ON_BREAK, Presence.OFF_DUTY)],
+        arrivals=arrivals,
     )
 
 

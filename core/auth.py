@@ -54,8 +54,9 @@ def load_identity(session: Session, user_id: int) -> StaffIdentity | None:
     )
 
 
-def authenticate(session: Session, username: str, password: str) -> StaffIdentity:
-    """Check the password; the error never says whether the username exists."""
+def verify_credentials(session: Session, username: str, password: str) -> StaffIdentity:
+    """Check a username and password without signing in (for instance to enrol a kiosk).
+    The error never says whether the username exists."""
     user = session.scalars(
         select(User).where(func.lower(User.username) == (username or "").strip().lower())
     ).first()
@@ -64,11 +65,19 @@ def authenticate(session: Session, username: str, password: str) -> StaffIdentit
         raise AuthenticationFailed()
     if not verify_password(user.password_hash, password or "") or not user.active:
         raise AuthenticationFailed()
-    user.last_login_at = utcnow()
-    audit.record(session, "sign_in", store_id=user.store_id, actor_id=user.id)
     identity = load_identity(session, user.id)
     if identity is None or not identity.active:
         raise AuthenticationFailed()
+    return identity
+
+
+def authenticate(session: Session, username: str, password: str) -> StaffIdentity:
+    """Sign in: check the password, note the time and write it to the audit trail."""
+    identity = verify_credentials(session, username, password)
+    user = session.get(User, identity.id)
+    assert user is not None
+    user.last_login_at = utcnow()
+    audit.record(session, "sign_in", store_id=identity.store_id, actor_id=identity.id)
     return identity
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core import audit
@@ -47,12 +48,12 @@ from core.models import (
     Customer,
     Invitation,
     Opportunity,
+    RuleSet,
     Store,
     User,
     Visit,
 )
 from core.phone import mask_mobile, normalise_mobile
-from core.rules import current_rules
 from core.team import load_by_owner
 from core.timeutil import day_bounds_utc, local_date
 
@@ -182,9 +183,11 @@ class Candidate:
         }
 
 
-def candidates(session: Session, store_id: int) -> list[Candidate]:
-    """Every consultant with presence, busy state, load and cap: one statement."""
-    default_cap = current_rules(session, store_id).default_load_cap
+@cache
+def _candidates_statement() -> Any:
+    """Built once: consultants with presence, busy state, load and cap (the store's default
+    cap from its latest rule set where they have none of their own)."""
+    store_id = bindparam("p_store_id", type_=Integer)
     load = load_by_owner(store_id)
     busy = (
         select(Visit.consultant_id, func.count().label("n"))
@@ -192,7 +195,14 @@ def candidates(session: Session, store_id: int) -> list[Candidate]:
         .group_by(Visit.consultant_id)
         .subquery()
     )
-    rows = session.execute(
+    default_cap = (
+        select(RuleSet.default_load_cap)
+        .where(RuleSet.store_id == store_id)
+        .order_by(RuleSet.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
         select(
             User.id,
             User.display_name,
@@ -208,7 +218,12 @@ def candidates(session: Session, store_id: int) -> list[Candidate]:
         .outerjoin(busy, busy.c.consultant_id == User.id)
         .where(User.store_id == store_id, User.role == Role.CONSULTANT.value)
         .order_by(User.id)
-    ).all()
+    )
+
+
+def candidates(session: Session, store_id: int) -> list[Candidate]:
+    """Every consultant with presence, busy state, load and cap: one statement."""
+    rows = session.execute(_candidates_statement(), {"p_store_id": store_id}).all()
     return [
         Candidate(r[0], r[1], r[2], bool(r[3]), bool(r[4]), int(r[5]), int(r[6]), r[7])
         for r in rows
@@ -222,6 +237,7 @@ class Decision:
     candidates: list[dict[str, Any]]
     load: int | None = None
     cap: int | None = None
+    name: str | None = None
 
 
 def choose(
@@ -235,7 +251,12 @@ def choose(
         for c in pool:
             c.skipped = None if c is chosen else "not_owner"
         return Decision(
-            chosen.user_id, preferred_reason, [c.as_record() for c in pool], chosen.load, chosen.cap
+            chosen.user_id,
+            preferred_reason,
+            [c.as_record() for c in pool],
+            chosen.load,
+            chosen.cap,
+            chosen.name,
         )
     for c in pool:
         if not c.active:
@@ -268,6 +289,7 @@ def choose(
         [c.as_record() for c in pool],
         first.load,
         first.cap,
+        first.name,
     )
 
 
@@ -371,17 +393,14 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     if errors:
         raise ValidationError(errors)
 
-    if request.idempotency_key:
-        earlier = _by_key(session, request.store_id, request.idempotency_key)
-        if earlier is not None:
-            return earlier
     lock_store(session, request.store_id)
-    if request.idempotency_key:  # a double tap that waited for the lock
+    if request.idempotency_key:  # a double tap: the first one has been recorded
         earlier = _by_key(session, request.store_id, request.idempotency_key)
         if earlier is not None:
             return earlier
 
     customer = existing or _customer(session, request.store_id, mobile)  # checked in meanwhile?
+    known = customer is not None
     if customer is None:
         customer = Customer(
             store_id=request.store_id,
@@ -395,13 +414,18 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     if request.consent:
         _record_consent(session, customer, request, now)
 
-    opportunity = session.scalars(
-        select(Opportunity).where(
-            Opportunity.customer_id == customer.id,
-            Opportunity.status == OpportunityStatus.OPEN.value,
-        )
-    ).first()
-    had_visits = existing is not None and session.scalar(
+    # A new customer has no opportunity, visit or invitation yet: no need to look.
+    opportunity = (
+        session.scalars(
+            select(Opportunity).where(
+                Opportunity.customer_id == customer.id,
+                Opportunity.status == OpportunityStatus.OPEN.value,
+            )
+        ).first()
+        if known
+        else None
+    )
+    had_visits = known and session.scalar(
         select(func.count()).select_from(Visit).where(Visit.customer_id == customer.id)
     )
     if opportunity is None:
@@ -418,7 +442,9 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     opportunity.last_visit_at = now
     session.flush()
 
-    invitation = _invitation_for_today(session, customer.id, request.store_id, now)
+    invitation = (
+        _invitation_for_today(session, customer.id, request.store_id, now) if known else None
+    )
     visit = Visit(
         store_id=request.store_id,
         customer_id=customer.id,
@@ -447,13 +473,23 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
         preferred=preferred,
         preferred_reason=preferred_reason,
     )
+    position = None
     if decision.consultant_id is not None:
         note = None
         if preferred is not None and decision.consultant_id != preferred:
             note = "preferred consultant not on duty"
         _assign(session, visit, opportunity, decision, now, note=note)
+    else:
+        position = queue_position(session, visit)
     session.flush()
-    return _result(session, visit, returning=existing is not None)
+    return CheckInResult(
+        visit_id=visit.id,
+        customer_id=customer.id,
+        consultant_id=decision.consultant_id,
+        consultant_name=decision.name,
+        queue_position=position,
+        returning=known,
+    )
 
 
 def _customer(session: Session, store_id: int, mobile: str) -> Customer | None:

@@ -40,7 +40,7 @@ class Seat:
         return self.cap - self.load
 
 
-def load_by_owner(store_id: int) -> Subquery:
+def load_by_owner(store_id: int | ColumnElement[int]) -> Subquery:
     """(owner_id, load) for every consultant of the store who owns active customers."""
     return (
         select(Opportunity.owner_id, func.count().label("load"))

@@ -6,6 +6,8 @@ from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from web.kiosk_device import is_kiosk_request
+
 LABELS = {
     "role": {
         "cs_agent": _l("Customer service"),
@@ -97,6 +99,17 @@ LABELS = {
         "to_service": _l("Handed to customer service"),
         "released": _l("Put back in the pool"),
     },
+    # Why dispatch passed over a consultant (an assignment's candidates); None: chosen.
+    "skip_reason": {
+        "inactive": _l("Inactive"),
+        "on_break": _l("On break"),
+        "off_duty": _l("Off duty"),
+        "busy": _l("Busy with a visitor"),
+        "at_cap": _l("At load cap"),
+        "later_in_rotation": _l("Later in the rotation"),
+        "not_owner": _l("Not the customer's own consultant"),
+        "not_chosen": _l("Not chosen"),
+    },
     "job_kind": {
         "nightly": _l("Nightly run"),
         "callback_list": _l("Callback list"),
@@ -153,6 +166,7 @@ def customer_name(surname: str, title: str | None) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.globals["customer_name"] = customer_name
+    app.jinja_env.globals["is_kiosk_request"] = is_kiosk_request
     # Dates and times in the user's language and the store's time zone.
     app.jinja_env.filters["format_date"] = lambda value, fmt="medium": format_date(value, fmt)
     app.jinja_env.filters["format_datetime"] = lambda value, fmt="medium": format_datetime(

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from core.auth import set_locale
 from extensions import db
+from web.kiosk_device import is_kiosk_request
 from wsgi import LANGUAGES
 
 bp = Blueprint("web", __name__)
@@ -17,6 +18,9 @@ bp = Blueprint("web", __name__)
 
 @bp.route("/")
 def index():  # type: ignore[no-untyped-def]
+    """The front door: a kiosk goes to its welcome screen, staff to the console."""
+    if is_kiosk_request():
+        return redirect(url_for("kiosk.welcome"))
     return redirect(url_for("console.home"))
 
 

@@ -94,3 +94,14 @@ def screenshot(page, name: str) -> None:
     """Keep a picture for a person to look at (outside the repository)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(app):
+    """Every browser test comes from 127.0.0.1 and signs in several times: start each with
+    empty rate-limit counters, as a new device would."""
+    from extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
+    yield

@@ -210,7 +210,7 @@ def test_a_visitor_who_left_frees_the_consultant_for_the_next(factory, session, 
 
 
 def test_the_receptionist_reassigns_with_the_reason_recorded(factory, session, store):
-    anna = factory.consultant(store, name="Anna")
+    factory.consultant(store, name="Anna")
     ben = factory.consultant(store, name="Ben", presence=Presence.OFF_DUTY)
     agent = factory.user(store, Role.CS_AGENT)
     result = arrive(session, store)

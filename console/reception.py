@@ -1,0 +1,374 @@
+"""Reception: today's visitors live, the manual check-in, reassigning, why a visitor went where
+they went; and the consultant's side: presence, arrivals, starting and ending a reception."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from console import bp
+from console.auth import roles
+from core import checkin
+from core.db import utcnow
+from core.enums import Presence, Role, VisitPurpose, VisitSource, VisitStatus
+from core.errors import DomainError, NotFound, ValidationError
+from core.models import CarModel
+from core.phone import normalise_mobile
+from extensions import db
+from web.labels import customer_name, label
+from web.lobby import Live, live
+
+DESK = (Role.CS_AGENT, Role.MANAGER)
+NOTE_MAX = 200
+OPEN = (VisitStatus.WAITING.value, VisitStatus.ASSIGNED.value)  # may be reassigned or left
+LATE_MINUTES = 10  # a wait this long is shown in warning colour
+
+# The rows of the reception page, in this order: (key, statuses, heading).
+GROUPS = (
+    ("waiting", (VisitStatus.WAITING,), _l("Waiting")),
+    ("with_consultant", (VisitStatus.ASSIGNED, VisitStatus.IN_RECEPTION), _l("With a consultant")),
+    ("finished", (VisitStatus.FINISHED,), _l("Reception finished")),
+    ("left", (VisitStatus.LEFT,), _l("Left without reception")),
+)
+
+# The domain speaks to the visitor at the kiosk; at the desk the receptionist reads the message.
+DESK_MESSAGES = {
+    "Enter your surname.": _l("Enter the visitor's surname."),
+    "Choose why you came today.": _l("Choose the purpose of the visit."),
+    "Choose how many of you came (1 to 20).": _l("Enter how many people came (1 to 20)."),
+}
+# Notes the domain writes on an assignment, in the reader's language.
+KNOWN_NOTES = {
+    "preferred consultant not on duty": _l("The customer's own consultant was not on duty."),
+}
+# Where each field's error sends the focus from the summary at the top of the form.
+FIELD_ANCHORS = {
+    "mobile": "mobile",
+    "surname": "surname",
+    "title": "title-mr",
+    "car_model": "car_model",
+    "purpose": "purpose-look",
+    "party_size": "party_size",
+}
+
+
+def _message(msgid: str) -> str:
+    return str(DESK_MESSAGES.get(msgid) or _(msgid))
+
+
+# --- the reception page ------------------------------------------------------------------------
+
+
+def _visits_live() -> Live:
+    now = utcnow()
+    rows = checkin.todays_visits(db.session, current_user.store_id, now, current_user.timezone)
+    groups = [
+        (key, heading, [r for r in rows if r.status in statuses])
+        for key, statuses, heading in GROUPS
+    ]
+    return live(
+        "console/_reception_visits.html",
+        "visits-sig",
+        groups=groups,
+        now=now,
+        late=LATE_MINUTES,
+    )
+
+
+@bp.route("/reception")
+@roles(*DESK)
+def reception():  # type: ignore[no-untyped-def]
+    return render_template("console/reception.html", visits=_visits_live())
+
+
+@bp.route("/reception/live")
+@roles(*DESK)
+def reception_live():  # type: ignore[no-untyped-def]
+    """The visitors' tables, polled by the reception page."""
+    return _visits_live().response()
+
+
+# --- manual check-in ---------------------------------------------------------------------------
+
+
+def _car_models() -> list[tuple[int, str]]:
+    rows = db.session.execute(
+        select(CarModel.id, CarModel.name)
+        .where(CarModel.store_id == current_user.store_id, CarModel.active)
+        .order_by(CarModel.sort_order, CarModel.name)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def _known(mobile: str) -> checkin.KnownVisitor | None:
+    try:
+        return checkin.lookup_visitor(db.session, current_user.store_id, mobile)
+    except ValidationError:
+        return None
+
+
+def _check_in_form(form: dict[str, str], errors: dict[str, str], status: int = 200) -> Any:
+    known = _known(form["mobile"]) if form.get("mobile") else None
+    return (
+        render_template(
+            "console/reception_check_in.html",
+            form=form,
+            errors=errors,
+            anchors=FIELD_ANCHORS,
+            known=known,
+            car_models=_car_models(),
+            purposes=[p.value for p in VisitPurpose],
+            notice_version=checkin.NOTICE_VERSION,
+        ),
+        status,
+    )
+
+
+@bp.route("/reception/check-in", methods=["GET", "POST"])
+@roles(*DESK)
+def reception_check_in():  # type: ignore[no-untyped-def]
+    """Check in a visitor who does not use the kiosk: the kiosk's rules, recorded by the desk."""
+    if request.method == "GET":
+        blank = {"party_size": "1", "car_model": "none", "key": secrets.token_hex(16)}
+        return _check_in_form(blank, {})
+    fields = ("mobile", "surname", "title", "car_model", "purpose", "party_size", "key")
+    form = {name: request.form.get(name, "").strip() for name in fields}
+    form["consent"] = "yes" if request.form.get("consent") == "yes" else ""
+    try:
+        result = checkin.check_in(
+            db.session,
+            checkin.CheckIn(
+                store_id=current_user.store_id,
+                mobile=form["mobile"],
+                purpose=form["purpose"],
+                party_size=form["party_size"],
+                surname=form["surname"] or None,
+                title=form["title"] or None,
+                car_model_id=form["car_model"] or None,
+                consent=bool(form["consent"]),
+                idempotency_key=form["key"][:64] or None,
+                source=VisitSource.RECEPTION.value,
+                recorded_by=current_user.id,
+            ),
+            utcnow(),
+        )
+    except ValidationError as exc:
+        order = [*FIELD_ANCHORS, *exc.errors]  # the summary lists them in the form's order
+        errors = {name: _message(exc.errors[name]) for name in order if name in exc.errors}
+        return _check_in_form(form, errors, 422)
+    known = _known(form["mobile"])
+    name = customer_name(known.surname, known.title) if known else ""
+    # A double tap gets the first check-in's result (result.duplicate): the same message.
+    if result.consultant_name:
+        flash(
+            _(
+                "%(name)s is checked in. %(consultant)s will receive them.",
+                name=name,
+                consultant=result.consultant_name,
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "%(name)s is checked in and waits as number %(position)s in the queue.",
+                name=name,
+                position=result.queue_position,
+            ),
+            "success",
+        )
+    return redirect(url_for("console.reception"))
+
+
+@bp.route("/reception/lookup")
+@roles(*DESK)
+def reception_lookup():  # type: ignore[no-untyped-def]
+    """While the mobile is typed: is this a returning customer? (the masked number only)"""
+    mobile = request.args.get("mobile", "").strip()
+    valid = True
+    try:
+        normalise_mobile(mobile)
+    except ValidationError:
+        valid = False
+    known = _known(mobile) if valid else None
+    return render_template("console/_reception_lookup.html", known=known, valid=valid)
+
+
+# --- one visit: why it went where it went, reassign, left --------------------------------------
+
+
+def _visit_page(
+    visit_id: int, *, form: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> Any:
+    row, explanations = checkin.explain_visit(db.session, current_user.store_id, visit_id)
+    pool = checkin.candidates(db.session, current_user.store_id) if row.status in OPEN else []
+    pool = [c for c in pool if c.active and c.user_id != row.consultant_id]
+    rank = {Presence.ON_DUTY.value: 0, Presence.ON_BREAK.value: 1, Presence.OFF_DUTY.value: 2}
+    pool.sort(key=lambda c: (rank.get(c.presence, 3), c.busy, c.load >= c.cap, c.name))
+    return (
+        render_template(
+            "console/visit_explain.html",
+            row=row,
+            explanations=explanations,
+            pool=pool,
+            can_change=row.status in OPEN,
+            form=form or {},
+            errors=errors or {},
+            notes=KNOWN_NOTES,
+            note_max=NOTE_MAX,
+            now=utcnow(),
+        ),
+        422 if errors else 200,
+    )
+
+
+@bp.route("/reception/visits/<int:visit_id>")
+@roles(*DESK)
+def reception_visit(visit_id: int):  # type: ignore[no-untyped-def]
+    return _visit_page(visit_id)
+
+
+@bp.route("/reception/visits/<int:visit_id>/reassign", methods=["POST"])
+@roles(*DESK)
+def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
+    form = {
+        "consultant": request.form.get("consultant", "").strip(),
+        "note": request.form.get("note", "").strip(),
+    }
+    errors: dict[str, str] = {}
+    if not form["consultant"].isdigit():
+        errors["consultant"] = _("Choose the consultant who receives the visitor.")
+    if len(form["note"]) > NOTE_MAX:
+        errors["note"] = _("A note has at most %(max)s characters.", max=NOTE_MAX)
+    if errors:
+        return _visit_page(visit_id, form=form, errors=errors)
+    try:
+        checkin.reassign_visit(
+            db.session,
+            current_user.store_id,
+            visit_id,
+            int(form["consultant"]),
+            current_user.id,
+            utcnow(),
+            note=form["note"] or None,
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        errors = {"consultant": _message(next(iter(exc.errors.values())))}
+        return _visit_page(visit_id, form=form, errors=errors)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        flash(_(exc.message), "error")
+        return redirect(url_for("console.reception_visit", visit_id=visit_id))
+    row, _explanations = checkin.explain_visit(db.session, current_user.store_id, visit_id)
+    flash(
+        _(
+            "%(name)s was sent to %(consultant)s.",
+            name=customer_name(row.surname, row.title),
+            consultant=row.consultant,
+        ),
+        "success",
+    )
+    return redirect(url_for("console.reception"))
+
+
+@bp.route("/reception/visits/<int:visit_id>/left", methods=["POST"])
+@roles(*DESK)
+def reception_left(visit_id: int):  # type: ignore[no-untyped-def]
+    try:
+        checkin.mark_left(db.session, current_user.store_id, visit_id, current_user.id, utcnow())
+    except NotFound:
+        raise
+    except DomainError as exc:
+        flash(_(exc.message), "error")
+        return redirect(url_for("console.reception_visit", visit_id=visit_id))
+    flash(_("The visitor was marked as left without reception."), "success")
+    return redirect(url_for("console.reception"))
+
+
+# --- the consultant: presence and arrivals -----------------------------------------------------
+
+
+def my_presence() -> str:
+    """The signed-in consultant's presence (on_duty / on_break / off_duty)."""
+    pool = checkin.candidates(db.session, current_user.store_id)
+    me = next((c for c in pool if c.user_id == current_user.id), None)
+    return me.presence if me else Presence.OFF_DUTY.value
+
+
+def arrivals_live() -> tuple[Live, int]:
+    """The consultant's arrivals panel, and how many of them wait for a reception to start."""
+    rows = checkin.my_arrivals(db.session, current_user.store_id, current_user.id)
+    panel = live("console/_arrivals.html", "arrivals-sig", arrivals=rows, now=utcnow())
+    return panel, sum(1 for r in rows if r.status == VisitStatus.ASSIGNED)
+
+
+@bp.route("/presence", methods=["POST"])
+@roles(Role.CONSULTANT)
+def presence():  # type: ignore[no-untyped-def]
+    value = request.form.get("presence", "")
+    try:
+        handed = checkin.set_presence(
+            db.session, current_user.store_id, current_user.id, value, utcnow()
+        )
+    except ValidationError as exc:
+        flash(_message(next(iter(exc.errors.values()))), "error")
+        return redirect(url_for("console.home"))
+    flash(_("Your status: %(presence)s.", presence=label("presence", value)), "success")
+    if handed:
+        flash(_("A waiting visitor was given to a consultant."), "info")
+    return redirect(url_for("console.home"))
+
+
+@bp.route("/arrivals")
+@roles(Role.CONSULTANT)
+def arrivals():  # type: ignore[no-untyped-def]
+    """My arrivals, polled by the consultant's start page."""
+    panel, new = arrivals_live()
+    # When the panel changes, the live region outside it tells screen-reader users (out of band).
+    text = (
+        ngettext("%(num)d new visitor for you", "%(num)d new visitors for you", new) if new else ""
+    )
+    announcement = Markup('<p id="arrivals-status" hx-swap-oob="innerHTML">{}</p>').format(text)
+    return panel.response(announcement)
+
+
+@bp.route("/arrivals/<int:visit_id>/start", methods=["POST"])
+@roles(Role.CONSULTANT)
+def arrival_start(visit_id: int):  # type: ignore[no-untyped-def]
+    try:
+        checkin.start_reception(
+            db.session, current_user.store_id, current_user.id, visit_id, utcnow()
+        )
+    except NotFound:
+        raise
+    except DomainError as exc:
+        flash(_(exc.message), "error")
+    else:
+        flash(_("Reception started."), "success")
+    return redirect(url_for("console.home"))
+
+
+@bp.route("/arrivals/<int:visit_id>/end", methods=["POST"])
+@roles(Role.CONSULTANT)
+def arrival_end(visit_id: int):  # type: ignore[no-untyped-def]
+    try:
+        checkin.end_reception(
+            db.session, current_user.store_id, current_user.id, visit_id, utcnow()
+        )
+    except NotFound:
+        raise
+    except DomainError as exc:
+        flash(_(exc.message), "error")
+    else:
+        flash(_("Reception ended."), "success")
+    return redirect(url_for("console.home"))
