@@ -60,6 +60,11 @@ def init_login(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def unauthorized():  # type: ignore[no-untyped-def]
         flash(_("Please sign in."), "info")
+        if request.headers.get("HX-Request"):
+            # a polled panel whose session ended: the whole page goes to the sign-in
+            page = request.headers.get("HX-Current-URL", "")
+            target = url_for("console.login", next=urlsplit(page).path or None)
+            return "", 204, {"HX-Redirect": target}
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
 
 

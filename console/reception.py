@@ -12,7 +12,6 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
 
 from console import bp
 from console.auth import roles
@@ -20,8 +19,8 @@ from core import checkin
 from core.db import utcnow
 from core.enums import Presence, Role, VisitPurpose, VisitSource, VisitStatus
 from core.errors import DomainError, NotFound, ValidationError
-from core.models import CarModel
 from core.phone import normalise_mobile
+from core.stores import CarModelChoice, car_models
 from extensions import db
 from web.labels import customer_name, label
 from web.lobby import Live, live
@@ -44,10 +43,6 @@ DESK_MESSAGES = {
     "Enter your surname.": _l("Enter the visitor's surname."),
     "Choose why you came today.": _l("Choose the purpose of the visit."),
     "Choose how many of you came (1 to 20).": _l("Enter how many people came (1 to 20)."),
-}
-# Notes the domain writes on an assignment, in the reader's language.
-KNOWN_NOTES = {
-    "preferred consultant not on duty": _l("The customer's own consultant was not on duty."),
 }
 # Where each field's error sends the focus from the summary at the top of the form.
 FIELD_ANCHORS = {
@@ -99,13 +94,8 @@ def reception_live():  # type: ignore[no-untyped-def]
 # --- manual check-in ---------------------------------------------------------------------------
 
 
-def _car_models() -> list[tuple[int, str]]:
-    rows = db.session.execute(
-        select(CarModel.id, CarModel.name)
-        .where(CarModel.store_id == current_user.store_id, CarModel.active)
-        .order_by(CarModel.sort_order, CarModel.name)
-    ).all()
-    return [(r[0], r[1]) for r in rows]
+def _car_models() -> list[CarModelChoice]:
+    return car_models(db.session, current_user.store_id)
 
 
 def _known(mobile: str) -> checkin.KnownVisitor | None:
@@ -222,7 +212,6 @@ def _visit_page(
             can_change=row.status in OPEN,
             form=form or {},
             errors=errors or {},
-            notes=KNOWN_NOTES,
             note_max=NOTE_MAX,
             now=utcnow(),
         ),

@@ -58,6 +58,8 @@ from core.team import load_by_owner
 from core.timeutil import day_bounds_utc, local_date
 
 NOTICE_VERSION = "2026-01"
+# The note on an assignment when the customer's own (or invited) consultant was not on duty.
+PREFERRED_OFF_DUTY = "preferred_off_duty"
 SURNAME_MAX = 10
 MAX_PARTY = 20
 BUSY = (VisitStatus.ASSIGNED.value, VisitStatus.IN_RECEPTION.value)
@@ -477,7 +479,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     if decision.consultant_id is not None:
         note = None
         if preferred is not None and decision.consultant_id != preferred:
-            note = "preferred consultant not on duty"
+            note = PREFERRED_OFF_DUTY
         _assign(session, visit, opportunity, decision, now, note=note)
     else:
         position = queue_position(session, visit)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.enums import Presence, Role
@@ -30,6 +32,21 @@ def create_store(
     )
     create_default_rules(session, store.id)
     return store
+
+
+class CarModelChoice(NamedTuple):
+    id: int
+    name: str
+
+
+def car_models(session: Session, store_id: int) -> list[CarModelChoice]:
+    """The store's active car models, in the store's order."""
+    rows = session.execute(
+        select(CarModel.id, CarModel.name)
+        .where(CarModel.store_id == store_id, CarModel.active)
+        .order_by(CarModel.sort_order, CarModel.id)
+    ).all()
+    return [CarModelChoice(r[0], r[1]) for r in rows]
 
 
 def create_staff(

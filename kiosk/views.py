@@ -27,7 +27,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -55,8 +54,8 @@ from core.errors import (
     PermissionDenied,
     ValidationError,
 )
-from core.models import CarModel
 from core.phone import normalise_mobile
+from core.stores import CarModelChoice, car_models
 from extensions import db, limiter
 from kiosk import bp
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, current_kiosk
@@ -392,16 +391,10 @@ def interest():  # type: ignore[no-untyped-def]
     return redirect(url_for("kiosk.consent"), 303)
 
 
-def _car_models() -> list[CarModel]:
+def _car_models() -> list[CarModelChoice]:
     kiosk = current_kiosk()
     assert kiosk is not None
-    return list(
-        db.session.scalars(
-            select(CarModel)
-            .where(CarModel.store_id == kiosk.store_id, CarModel.active)
-            .order_by(CarModel.sort_order, CarModel.id)
-        )
-    )
+    return car_models(db.session, kiosk.store_id)
 
 
 def _interest_page(values: dict[str, Any], errors: dict[str, str] | None = None, status=200):  # type: ignore[no-untyped-def]

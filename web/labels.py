@@ -124,6 +124,10 @@ LABELS = {
         "skipped": _l("Skipped"),
     },
     "title": {"mr": _l("Mr"), "ms": _l("Ms")},
+    # Notes the system writes on an assignment (people write their own notes in full).
+    "assignment_note": {
+        "preferred_off_duty": _l("The customer's own consultant was not on duty."),
+    },
     "pool_reason": {
         "reinvited": _l("invited back to another consultant"),
         "consultant_left": _l("consultant left or inactive"),

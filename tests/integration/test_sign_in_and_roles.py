@@ -126,3 +126,12 @@ def test_a_disabled_user_is_signed_out_on_the_next_request(signed_in, committed)
     user.active = False
     committed.session.commit()
     assert b.get("/console/").status_code == 302
+
+
+def test_a_polled_panel_whose_session_ended_sends_the_page_to_sign_in(client):
+    response = client.get(
+        "/console/arrivals",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/console/"},
+    )
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/console/login?next=/console/"

@@ -139,7 +139,7 @@ def test_a_returning_customer_whose_consultant_is_off_goes_round_the_rotation(
         select(Assignment).where(Assignment.visit_id == result.visit_id)
     ).all()
     assert (assignment.from_owner_id, assignment.to_owner_id) == (owner.id, free.id)
-    assert assignment.note == "preferred consultant not on duty"
+    assert assignment.note == checkin.PREFERRED_OFF_DUTY
     assert session.get(Opportunity, opportunity.id).owner_id == free.id
 
 
