@@ -24,6 +24,7 @@ from core.stores import CarModelChoice, car_models
 from extensions import db
 from web.labels import customer_name, label
 from web.lobby import Live, live
+from web.refusals import refuse
 
 DESK = (Role.CS_AGENT, Role.MANAGER)
 NOTE_MAX = 200
@@ -256,7 +257,7 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
     except NotFound:
         raise
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        refuse(exc)
         return redirect(url_for("console.reception_visit", visit_id=visit_id))
     row, _explanations = checkin.explain_visit(db.session, current_user.store_id, visit_id)
     flash(
@@ -278,7 +279,7 @@ def reception_left(visit_id: int):  # type: ignore[no-untyped-def]
     except NotFound:
         raise
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        refuse(exc)
         return redirect(url_for("console.reception_visit", visit_id=visit_id))
     flash(_("The visitor was marked as left without reception."), "success")
     return redirect(url_for("console.reception"))
@@ -310,7 +311,7 @@ def presence():  # type: ignore[no-untyped-def]
             db.session, current_user.store_id, current_user.id, value, utcnow()
         )
     except ValidationError as exc:
-        flash(_message(next(iter(exc.errors.values()))), "error")
+        refuse(exc, _message(next(iter(exc.errors.values()))))
         return redirect(url_for("console.home"))
     flash(_("Your status: %(presence)s.", presence=label("presence", value)), "success")
     if handed:
@@ -341,7 +342,7 @@ def arrival_start(visit_id: int):  # type: ignore[no-untyped-def]
     except NotFound:
         raise
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        refuse(exc)
     else:
         flash(_("Reception started."), "success")
     return redirect(url_for("console.home"))
@@ -357,7 +358,7 @@ def arrival_end(visit_id: int):  # type: ignore[no-untyped-def]
     except NotFound:
         raise
     except DomainError as exc:
-        flash(_(exc.message), "error")
+        refuse(exc)
     else:
         flash(_("Reception ended."), "success")
     return redirect(url_for("console.home"))
