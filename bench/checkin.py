@@ -11,11 +11,11 @@ from datetime import timedelta
 
 from sqlalchemy import insert, select, text
 
-from bench.harness import Row, median_ms
+from bench.harness import Row, median_ms, seed_customers
 from core.db import utcnow
 from core.enums import Presence, Role
 from core.kiosks import enrol
-from core.models import CarModel, Customer, Opportunity, Visit
+from core.models import CarModel, Opportunity, Visit
 from core.security import hash_password
 from core.stores import create_staff, create_store
 from tests.querycount import count_statements
@@ -27,19 +27,7 @@ SIZES = (1_000, 20_000)  # customers, each with a visit and an opportunity
 def _seed_history(session, store_id: int, consultants: list[int], n: int, offset: int) -> None:
     rnd = random.Random(offset)
     now = utcnow()
-    session.execute(
-        insert(Customer),
-        [
-            {"store_id": store_id, "mobile": f"15{offset + i:09d}", "surname": "李", "title": "ms"}
-            for i in range(n)
-        ],
-    )
-    ids = session.scalars(
-        select(Customer.id)
-        .where(Customer.store_id == store_id)
-        .order_by(Customer.id.desc())
-        .limit(n)
-    ).all()
+    ids = seed_customers(session, store_id, n, offset=offset, prefix="15")
     session.execute(
         insert(Opportunity),
         [

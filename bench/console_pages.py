@@ -6,11 +6,11 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 
-from bench.harness import Row, median_ms
+from bench.harness import Row, median_ms, seed_customers
 from core.enums import Presence, Role
-from core.models import Customer, Opportunity
+from core.models import Opportunity
 from core.security import hash_password
 from core.stores import create_staff, create_store
 from tests.querycount import count_statements
@@ -21,19 +21,7 @@ PASSWORD = "bench-password"
 def _seed(session, store_id: int, consultants: list[int], n: int, offset: int) -> None:
     """``n`` customers with one open opportunity each, inserted set-wise."""
     rnd = random.Random(n)
-    session.execute(
-        insert(Customer),
-        [
-            {"store_id": store_id, "mobile": f"13{offset + i:09d}", "surname": "王", "title": "mr"}
-            for i in range(n)
-        ],
-    )
-    ids = session.scalars(
-        select(Customer.id)
-        .where(Customer.store_id == store_id)
-        .order_by(Customer.id.desc())
-        .limit(n)
-    ).all()
+    ids = seed_customers(session, store_id, n, offset=offset, prefix="13")
     today = date.today()
     session.execute(
         insert(Opportunity),

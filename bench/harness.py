@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -58,6 +59,34 @@ def postgres_available(admin_url: str = PG_ADMIN_URL) -> bool:
         return True
     except Exception:
         return False
+
+
+def seed_customers(session: Any, store_id: int, n: int, *, offset: int, prefix: str) -> list[int]:
+    """``n`` customers with mobiles ``prefix`` + a serial, inserted set-wise; returns their ids."""
+    from sqlalchemy import insert, select
+
+    from core.models import Customer
+
+    session.execute(
+        insert(Customer),
+        [
+            {
+                "store_id": store_id,
+                "mobile": f"{prefix}{offset + i:09d}",
+                "surname": "王",
+                "title": "mr",
+            }
+            for i in range(n)
+        ],
+    )
+    return list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.store_id == store_id)
+            .order_by(Customer.id.desc())
+            .limit(n)
+        ).all()
+    )
 
 
 def median_ms(fn: Callable[[], object], repeat: int = 60, warmup: int = 5) -> float:
