@@ -311,8 +311,8 @@ def _assign(
     session.add(
         Assignment(
             store_id=visit.store_id,
-            opportunity_id=opportunity.id,
-            visit_id=visit.id,
+            opportunity=opportunity,
+            visit=visit,
             from_owner_id=opportunity.owner_id,
             to_owner_id=decision.consultant_id,
             assigned_at=now,
@@ -364,30 +364,36 @@ class CheckInResult:
 def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult:
     """Record a visit and dispatch it. One transaction; the caller commits.
 
-    Validation happens before anything is written. A repeated idempotency key returns the
-    first result and writes nothing.
+    The store is locked first, so the customer, the queue and the loads read here are the ones
+    the visit is dispatched against. Validation happens before anything is written; a repeated
+    idempotency key returns the first result and writes nothing. The new rows are inserted with
+    their final values (owner, consultant, status) in one flush.
     """
+    lock_store(session, request.store_id)
+    if request.idempotency_key:  # a double tap: the first one has been recorded
+        earlier = _by_key(session, request.store_id, request.idempotency_key)
+        if earlier is not None:
+            return earlier
     errors: dict[str, str] = {}
     try:
         mobile = normalise_mobile(request.mobile)
     except ValidationError as exc:
         errors.update(exc.errors)
         mobile = ""
-    existing = _customer(session, request.store_id, mobile) if mobile else None
+    customer = _customer(session, request.store_id, mobile) if mobile else None
+    known = customer is not None
     values: dict[str, Any] = {}
-    for name, check in (
+    checks: list[tuple[str, Any]] = [
         ("purpose", lambda: validate_purpose(request.purpose)),
         ("party_size", lambda: validate_party_size(request.party_size)),
         ("car_model", lambda: validate_car_model(session, request.store_id, request.car_model_id)),
-        *(
-            (
-                ("surname", lambda: validate_surname(request.surname)),
-                ("title", lambda: validate_title(request.title)),
-            )
-            if existing is None
-            else ()
-        ),
-    ):
+    ]
+    if not known:
+        checks += [
+            ("surname", lambda: validate_surname(request.surname)),
+            ("title", lambda: validate_title(request.title)),
+        ]
+    for name, check in checks:
         try:
             values[name] = check()
         except ValidationError as exc:
@@ -395,14 +401,6 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     if errors:
         raise ValidationError(errors)
 
-    lock_store(session, request.store_id)
-    if request.idempotency_key:  # a double tap: the first one has been recorded
-        earlier = _by_key(session, request.store_id, request.idempotency_key)
-        if earlier is not None:
-            return earlier
-
-    customer = existing or _customer(session, request.store_id, mobile)  # checked in meanwhile?
-    known = customer is not None
     if customer is None:
         customer = Customer(
             store_id=request.store_id,
@@ -412,28 +410,29 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             created_at=now,
         )
         session.add(customer)
-        session.flush()
     if request.consent:
         _record_consent(session, customer, request, now)
 
     # A new customer has no opportunity, visit or invitation yet: no need to look.
-    opportunity = (
-        session.scalars(
+    opportunity = invitation = None
+    had_visits = False
+    if known:
+        opportunity = session.scalars(
             select(Opportunity).where(
                 Opportunity.customer_id == customer.id,
                 Opportunity.status == OpportunityStatus.OPEN.value,
             )
         ).first()
-        if known
-        else None
-    )
-    had_visits = known and session.scalar(
-        select(func.count()).select_from(Visit).where(Visit.customer_id == customer.id)
-    )
+        had_visits = bool(
+            session.scalar(
+                select(func.count()).select_from(Visit).where(Visit.customer_id == customer.id)
+            )
+        )
+        invitation = _invitation_for_today(session, customer.id, request.store_id, now)
     if opportunity is None:
         opportunity = Opportunity(
             store_id=request.store_id,
-            customer_id=customer.id,
+            customer=customer,
             status=OpportunityStatus.OPEN.value,
             car_model_id=values["car_model"],
             created_at=now,
@@ -442,15 +441,10 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     elif values["car_model"] is not None:
         opportunity.car_model_id = values["car_model"]
     opportunity.last_visit_at = now
-    session.flush()
-
-    invitation = (
-        _invitation_for_today(session, customer.id, request.store_id, now) if known else None
-    )
     visit = Visit(
         store_id=request.store_id,
-        customer_id=customer.id,
-        opportunity_id=opportunity.id,
+        customer=customer,
+        opportunity=opportunity,
         invitation_id=invitation.id if invitation else None,
         kiosk_device_id=request.kiosk_device_id,
         recorded_by=request.recorded_by,
@@ -464,26 +458,26 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
         checked_in_at=now,
     )
     session.add(visit)
-    session.flush()
-    if invitation is not None:
-        invitation.status = InvitationStatus.HONOURED.value
-        invitation.visit_id = visit.id
 
     preferred, preferred_reason = _preference(session, opportunity, invitation)
-    decision = choose(
-        candidates(session, request.store_id),
-        preferred=preferred,
-        preferred_reason=preferred_reason,
-    )
+    with session.no_autoflush:  # the loads before this visitor, the rows still to be written
+        decision = choose(
+            candidates(session, request.store_id),
+            preferred=preferred,
+            preferred_reason=preferred_reason,
+        )
     position = None
     if decision.consultant_id is not None:
         note = None
         if preferred is not None and decision.consultant_id != preferred:
             note = PREFERRED_OFF_DUTY
         _assign(session, visit, opportunity, decision, now, note=note)
-    else:
-        position = queue_position(session, visit)
     session.flush()
+    if invitation is not None:
+        invitation.status = InvitationStatus.HONOURED.value
+        invitation.visit_id = visit.id
+    if decision.consultant_id is None:
+        position = queue_position(session, visit)
     return CheckInResult(
         visit_id=visit.id,
         customer_id=customer.id,
@@ -506,7 +500,7 @@ def _record_consent(session: Session, customer: Customer, request: CheckIn, now:
     )
     session.add(
         ConsentRecord(
-            customer_id=customer.id,
+            customer=customer,
             granted=True,
             notice_version=request.notice_version,
             channel=channel.value,

@@ -200,6 +200,8 @@ class ConsentRecord(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[int | None] = fk("users.id")
 
+    customer: Mapped[Customer] = relationship()
+
     __table_args__ = (
         one_of("channel", ConsentChannel),
         CheckConstraint("NOT granted OR notice_version IS NOT NULL", name="granted_version"),
@@ -345,6 +347,7 @@ class Visit(Base):
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     customer: Mapped[Customer] = relationship()
+    opportunity: Mapped[Opportunity | None] = relationship(foreign_keys=[opportunity_id])
     consultant: Mapped[User | None] = relationship(foreign_keys=[consultant_id])
     car_model: Mapped[CarModel | None] = relationship()
 
@@ -586,6 +589,9 @@ class Assignment(Base):
     to_cap: Mapped[int | None] = mapped_column(Integer)
     # [{"user_id", "name", "load", "cap", "skipped": reason or None}, ...]
     candidates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+
+    opportunity: Mapped[Opportunity] = relationship(foreign_keys=[opportunity_id])
+    visit: Mapped[Visit | None] = relationship(foreign_keys=[visit_id])
 
     __table_args__ = (
         one_of("reason", AssignmentReason),
