@@ -1,4 +1,5 @@
 import itertools
+import os
 import re
 
 import pytest
@@ -69,3 +70,13 @@ def signed_in(app, committed):
         return b, user, store
 
     return sign_in
+
+
+def worker_env(app) -> dict[str, str]:
+    """The environment of an RQ worker process on this run's database and Redis db."""
+    return {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SECRET_KEY": "test-secret",
+    }

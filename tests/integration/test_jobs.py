@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import JobRun
+from tests.integration.conftest import worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,16 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def _runs(engine, store_id):
     with Session(engine) as s:
         return s.scalars(select(JobRun).where(JobRun.store_id == store_id)).all()
-
-
-def _worker_env(app):
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        REDIS_URL=app.config["REDIS_URL"],
-        SECRET_KEY="test-secret",
-    )
-    return env
 
 
 def test_worker_probe_round_trip(app, app_engine, signed_in):
@@ -42,7 +33,7 @@ def test_worker_probe_round_trip(app, app_engine, signed_in):
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
         cwd=ROOT,
-        env=_worker_env(app),
+        env=worker_env(app),
         capture_output=True,
         text=True,
         timeout=120,
@@ -73,7 +64,7 @@ def test_a_bare_rq_worker_runs_jobs_too(app, app_engine, signed_in):
             "showroom",
         ],
         cwd=ROOT,
-        env=_worker_env(app),
+        env=worker_env(app),
         capture_output=True,
         text=True,
         timeout=120,

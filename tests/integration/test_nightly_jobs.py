@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.models import Assignment, CallbackTask, Customer, JobRun, Opportunity, User
 from core.timeutil import local_date
+from tests.integration.conftest import worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SERVICES = os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")
@@ -125,17 +126,12 @@ def test_the_command_runs_a_store_and_a_second_time_changes_nothing(app, app_eng
 
 
 def worker(app, burst=True):
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        REDIS_URL=app.config["REDIS_URL"],
-        SECRET_KEY="test-secret",
-    )
+    """A real `rq worker` process on this run's database and Redis db."""
     args = [sys.executable, "-m", "rq.cli", "worker", "--url", app.config["REDIS_URL"]]
     return subprocess.Popen(
         [*args, *(["--burst"] if burst else []), "showroom"],
         cwd=ROOT,
-        env=env,
+        env=worker_env(app),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
