@@ -472,6 +472,8 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
         if preferred is not None and decision.consultant_id != preferred:
             note = PREFERRED_OFF_DUTY
         _assign(session, visit, opportunity, decision, now, note=note)
+    else:
+        visit.waiting_candidates = decision.candidates
     session.flush()
     if invitation is not None:
         invitation.status = InvitationStatus.HONOURED.value
@@ -749,6 +751,7 @@ class VisitRow:
     reception_ended_at: datetime | None
     left_at: datetime | None
     queue_position: int | None = None
+    waiting_candidates: list[dict[str, Any]] | None = None
 
     def waited_minutes(self, now: datetime) -> int:
         """From check-in until a consultant started the reception (or now, or leaving)."""
@@ -806,6 +809,7 @@ def _visit_rows(session: Session, *conditions: Any) -> list[VisitRow]:
                 reception_ended_at=v.reception_ended_at,
                 left_at=v.left_at,
                 queue_position=place.get(v.id),
+                waiting_candidates=v.waiting_candidates,
             )
         )
     return result

@@ -345,6 +345,9 @@ class Visit(Base):
     reception_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reception_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When nobody could take the visitor at check-in: every consultant and why they were passed
+    # over (the same records as Assignment.candidates).
+    waiting_candidates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
 
     customer: Mapped[Customer] = relationship()
     opportunity: Mapped[Opportunity | None] = relationship(foreign_keys=[opportunity_id])

@@ -354,6 +354,9 @@ def test_a_waiting_visitor_is_reassigned_with_a_note(signed_in, committed, app_e
     result = arrive(committed, store, surname="褚")
     assert result.queue_position == 1
     form = page(web.get(f"/console/reception/visits/{result.visit_id}"))
+    # why nobody could take the visitor, as seen at check-in
+    why = form.split("到店时为何无人接待")[1].split("</article>")[0]
+    assert "下班" in why and "离岗" in why and "接手" in why and "休息中" in why
     assert f'name="consultant" value="{target.id}"' in form
     response = web.post(
         f"/console/reception/visits/{result.visit_id}/reassign",

@@ -172,6 +172,17 @@ def test_when_nobody_fits_visitors_wait_and_are_served_in_arrival_order(factory,
     assert first.consultant_id == anna.id
     assert (second.consultant_id, second.queue_position) == (None, 1)
     assert third.queue_position == 2 and visit(session, third).status == "waiting"
+    # why nobody could take them is kept with the visit
+    assert visit(session, second).waiting_candidates == [
+        {
+            "user_id": anna.id,
+            "name": "Anna",
+            "presence": "on_duty",
+            "load": 1,
+            "cap": 30,
+            "skipped": "busy",
+        }
+    ]
     checkin.start_reception(session, store.id, anna.id, first.visit_id, later(3))
     assert checkin.end_reception(session, store.id, anna.id, first.visit_id, later(20)) == 1
     assert visit(session, second).consultant_id == anna.id
