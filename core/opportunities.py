@@ -1,0 +1,258 @@
+"""What a consultant does with an opportunity after a reception (DESIGN.md section 3 steps 2-4, 7):
+grade it with the needs analysis, record an order, record a defeat.
+
+Every function checks the opportunity's state first (an ordered or lost opportunity cannot be
+graded or followed up) and that the actor owns it, then changes it in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.enums import (
+    ASSESSABLE,
+    AssignmentReason,
+    DefeatReason,
+    Grade,
+    OpportunityStatus,
+)
+from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from core.grading import ScoredAnswer, score_answers
+from core.i18n import N_
+from core.models import (
+    AssessmentAnswer,
+    Assignment,
+    CarModel,
+    NeedsAssessment,
+    Opportunity,
+    Store,
+)
+from core.rules import current_rules
+from core.timeutil import local_date
+
+REASON_MAX = 500
+BRAND_MAX = 40
+
+
+def _owned_open(session: Session, store_id: int, opportunity_id: int, actor_id: int) -> Opportunity:
+    opportunity = session.get(Opportunity, opportunity_id)
+    if opportunity is None or opportunity.store_id != store_id:
+        raise NotFound("opportunity")
+    if opportunity.status != OpportunityStatus.OPEN.value:
+        raise DomainError(N_("This opportunity is closed (ordered or lost): it cannot change."))
+    if opportunity.owner_id != actor_id:
+        raise PermissionDenied(N_("Only the customer's own consultant can do this."))
+    return opportunity
+
+
+def _timezone(session: Session, store_id: int) -> str:
+    return session.scalar(select(Store.timezone).where(Store.id == store_id)) or "Asia/Shanghai"
+
+
+def _text(raw: str | None, field: str, limit: int, *, required: bool, message: str) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        if required:
+            raise ValidationError({field: message})
+        return None
+    if len(value) > limit:
+        raise ValidationError({field: N_("This text is too long.")})
+    return value
+
+
+# --- needs analysis --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    assessment_id: int
+    score: int
+    computed_grade: str
+    grade: str
+    breakdown: tuple[ScoredAnswer, ...]
+    handed_to_service: bool
+
+
+def assess(
+    session: Session,
+    store_id: int,
+    opportunity_id: int,
+    actor_id: int,
+    answers: dict[str, str],
+    now: datetime,
+    *,
+    override_grade: str | None = None,
+    override_reason: str | None = None,
+) -> Assessment:
+    """Score the store's indicators into a grade; the consultant may override it only with a
+    written reason. H/A/B stay with the consultant, with the next follow-up and the cycle
+    deadline from the store's cycle rules; C hands the customer to customer service."""
+    opportunity = _owned_open(session, store_id, opportunity_id, actor_id)
+    rules = current_rules(session, store_id)
+    errors: dict[str, str] = {}
+    try:
+        result = score_answers(rules.scoring, answers)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+        result = None
+    grade = override_grade or (result.grade if result else None)
+    reason = None
+    if override_grade is not None and override_grade not in {g.value for g in ASSESSABLE}:
+        errors["override_grade"] = N_("Choose H, A, B or C.")
+    elif result is not None and grade != result.grade:
+        try:
+            reason = _text(
+                override_reason,
+                "override_reason",
+                REASON_MAX,
+                required=True,
+                message=N_("Say why you grade differently from the analysis."),
+            )
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    if errors or result is None or grade is None:
+        raise ValidationError(errors)
+
+    assessment = NeedsAssessment(
+        opportunity_id=opportunity.id,
+        rule_set_id=rules.rule_set_id,
+        assessed_by=actor_id,
+        assessed_at=now,
+        score=result.score,
+        computed_grade=result.grade,
+        grade=grade,
+        override_reason=reason,
+        answers=[
+            AssessmentAnswer(indicator=a.indicator, option=a.option, points=a.points)
+            for a in result.breakdown
+        ],
+    )
+    session.add(assessment)
+    opportunity.grade = grade
+    opportunity.graded_at = now
+    opportunity.graded_by = actor_id
+    today = local_date(now, _timezone(session, store_id))
+    handed = grade == Grade.C.value
+    if handed:
+        # Dormant: customer service calls tomorrow; the consultant keeps the history only.
+        session.add(
+            Assignment(
+                store_id=store_id,
+                opportunity_id=opportunity.id,
+                from_owner_id=actor_id,
+                to_owner_id=None,
+                assigned_at=now,
+                assigned_by=actor_id,
+                reason=AssignmentReason.TO_SERVICE.value,
+            )
+        )
+        opportunity.owner_id = None
+        opportunity.dormant_by = actor_id
+        opportunity.next_follow_up_due = None
+        opportunity.cycle_deadline = None
+    else:
+        cycle = rules.cycles[grade]
+        last_visit = local_date(opportunity.last_visit_at or now, _timezone(session, store_id))
+        opportunity.next_follow_up_due = today + timedelta(days=cycle.follow_up_days)
+        opportunity.cycle_deadline = last_visit + timedelta(days=cycle.cycle_days)
+    session.flush()
+    return Assessment(
+        assessment.id, result.score, result.grade, grade, result.breakdown, handed_to_service=handed
+    )
+
+
+# --- closing: an order or a defeat ------------------------------------------------------------
+
+
+def record_order(
+    session: Session,
+    store_id: int,
+    opportunity_id: int,
+    actor_id: int,
+    now: datetime,
+    *,
+    car_model_id: int | None = None,
+    deposit: int | str | None = None,
+    note: str | None = None,
+) -> None:
+    """Bought: the opportunity becomes O (won) with the model, an optional deposit and note."""
+    opportunity = _owned_open(session, store_id, opportunity_id, actor_id)
+    errors: dict[str, str] = {}
+    if car_model_id not in (None, ""):
+        model = session.get(CarModel, car_model_id)
+        if model is None or model.store_id != store_id:
+            errors["car_model"] = N_("Choose a car model from the list.")
+    amount: int | None = None
+    if deposit not in (None, ""):
+        try:
+            amount = int(str(deposit).replace(",", "").strip())
+        except ValueError:
+            amount = -1
+        if not 0 <= amount <= 10_000_000:
+            errors["deposit"] = N_("Enter the deposit in yuan, a whole number.")
+    try:
+        text = _text(note, "note", REASON_MAX, required=False, message="")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    _close(opportunity, Grade.O, actor_id, now)
+    if car_model_id not in (None, ""):
+        opportunity.car_model_id = int(car_model_id)
+    opportunity.order_deposit = amount
+    opportunity.close_note = text
+    session.flush()
+
+
+def record_defeat(
+    session: Session,
+    store_id: int,
+    opportunity_id: int,
+    actor_id: int,
+    now: datetime,
+    *,
+    reason: str,
+    competitor_brand: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Lost: the opportunity becomes F with the reason; customer service calls the next day."""
+    opportunity = _owned_open(session, store_id, opportunity_id, actor_id)
+    errors: dict[str, str] = {}
+    if reason not in {r.value for r in DefeatReason}:
+        errors["reason"] = N_("Choose why the customer was lost.")
+    brand = None
+    try:
+        brand = _text(
+            competitor_brand,
+            "competitor_brand",
+            BRAND_MAX,
+            required=reason == DefeatReason.OTHER_BRAND.value,
+            message=N_("Which brand did the customer buy?"),
+        )
+        text = _text(note, "note", REASON_MAX, required=False, message="")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    _close(opportunity, Grade.F, actor_id, now)
+    opportunity.defeat_reason = reason
+    opportunity.competitor_brand = brand
+    opportunity.close_note = text
+    session.flush()
+
+
+def _close(opportunity: Opportunity, grade: Grade, actor_id: int, now: datetime) -> None:
+    opportunity.status = (
+        OpportunityStatus.WON.value if grade == Grade.O else OpportunityStatus.LOST.value
+    )
+    opportunity.grade = grade.value
+    # graded_by is the consultant: the nightly run calls back defeats recorded by consultants
+    opportunity.graded_at = now
+    opportunity.graded_by = actor_id
+    opportunity.closed_at = now
+    opportunity.next_follow_up_due = None
+    opportunity.cycle_deadline = None

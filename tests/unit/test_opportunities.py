@@ -1,0 +1,211 @@
+"""Grading with the needs analysis, orders and defeats (core/opportunities.py)."""
+
+from datetime import date, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core import nightly
+from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from core.models import Assignment, CallbackTask, NeedsAssessment, Opportunity
+from core.opportunities import assess, record_defeat, record_order
+from core.rules import current_rules
+from core.timeutil import local_moment
+
+D = date(2026, 11, 30)
+NOW = local_moment(D, time(15, 0), "Asia/Shanghai")
+
+HOT = {  # 30 + 10 + 15 + 10 + 10 + 5 + 5 + 5 + 0 = 90 -> H
+    "timeframe": "7d",
+    "budget": "yes",
+    "model": "decided",
+    "test_drive": "yes",
+    "decision_maker": "yes",
+    "payment": "loan",
+    "trade_in": "yes",
+    "competitors": "done",
+    "visits": "1",
+}
+COLD = {  # 6 + 0 + 8 + 0 + 10 + 0 + 3 + 2 + 0 = 29 -> C
+    "timeframe": "90d",
+    "budget": "no",
+    "model": "shortlist",
+    "test_drive": "no",
+    "decision_maker": "yes",
+    "payment": "unknown",
+    "trade_in": "no",
+    "competitors": "ongoing",
+    "visits": "1",
+}
+
+
+@pytest.fixture
+def setup(factory):
+    store = factory.store()
+    anna = factory.consultant(store, name="Anna")
+    opp = factory.opportunity(
+        factory.customer(store), owner=anna, last_visit_at=NOW - timedelta(hours=1)
+    )
+    return store, anna, opp
+
+
+def test_the_analysis_grades_and_sets_the_next_follow_up_from_the_cycle_rules(session, setup):
+    store, anna, opp = setup
+    result = assess(session, store.id, opp.id, anna.id, HOT, NOW)
+    assert (result.score, result.computed_grade, result.grade) == (90, "H", "H")
+    assert [a.points for a in result.breakdown] == [30, 10, 15, 10, 10, 5, 5, 5, 0]
+    assert (opp.grade, opp.graded_by, opp.owner_id) == ("H", anna.id, anna.id)
+    assert opp.next_follow_up_due == D + timedelta(days=2)  # H: every 2 days
+    assert opp.cycle_deadline == D + timedelta(days=7)  # H: a revisit within 7
+    [saved] = session.scalars(
+        select(NeedsAssessment).where(NeedsAssessment.opportunity_id == opp.id)
+    ).all()
+    assert saved.rule_set_id == current_rules(session, store.id).rule_set_id
+    assert {a.indicator: a.option for a in saved.answers} == HOT
+
+
+def test_grade_c_hands_the_customer_to_customer_service(session, setup):
+    store, anna, opp = setup
+    result = assess(session, store.id, opp.id, anna.id, COLD, NOW)
+    assert (result.score, result.grade, result.handed_to_service) == (29, "C", True)
+    assert opp.owner_id is None and opp.dormant_by == anna.id
+    assert opp.next_follow_up_due is None and opp.cycle_deadline is None
+    [handover] = session.scalars(
+        select(Assignment).where(Assignment.opportunity_id == opp.id)
+    ).all()
+    assert (handover.reason, handover.from_owner_id, handover.to_owner_id) == (
+        "to_service",
+        anna.id,
+        None,
+    )
+    # ... and the nightly run of the next day puts the customer on the dormant callback list
+    ctx = nightly.RunContext(
+        store.id,
+        store.timezone,
+        D + timedelta(1),
+        NOW + timedelta(hours=10),
+        None,
+        current_rules(session, store.id),
+    )
+    nightly.run(session, ctx)
+    [task] = session.scalars(select(CallbackTask).where(CallbackTask.store_id == store.id))
+    assert (task.kind, task.consultant_id) == ("dormant", anna.id)
+
+
+def test_an_override_needs_a_written_reason_and_is_kept(session, setup):
+    store, anna, opp = setup
+    with pytest.raises(ValidationError) as info:
+        assess(session, store.id, opp.id, anna.id, COLD, NOW, override_grade="B")
+    assert set(info.value.errors) == {"override_reason"}
+    result = assess(
+        session,
+        store.id,
+        opp.id,
+        anna.id,
+        COLD,
+        NOW,
+        override_grade="B",
+        override_reason="客户下周带家人来试驾",
+    )
+    assert (result.computed_grade, result.grade) == ("C", "B")
+    assert opp.grade == "B" and opp.owner_id == anna.id
+    saved = session.get(NeedsAssessment, result.assessment_id)
+    assert saved.override_reason == "客户下周带家人来试驾"
+    with pytest.raises(ValidationError) as info:
+        assess(session, store.id, opp.id, anna.id, COLD, NOW, override_grade="Z")
+    assert set(info.value.errors) == {"override_grade"}
+
+
+def test_reassessment_keeps_the_history(session, setup):
+    store, anna, opp = setup
+    assess(session, store.id, opp.id, anna.id, COLD | {"timeframe": "30d"}, NOW)
+    assess(session, store.id, opp.id, anna.id, HOT, NOW + timedelta(days=3))
+    grades = session.scalars(
+        select(NeedsAssessment.grade)
+        .where(NeedsAssessment.opportunity_id == opp.id)
+        .order_by(NeedsAssessment.assessed_at)
+    ).all()
+    assert grades == ["B", "H"] and opp.grade == "H"
+
+
+def test_every_indicator_must_be_answered(session, setup):
+    store, anna, opp = setup
+    with pytest.raises(ValidationError) as info:
+        assess(session, store.id, opp.id, anna.id, {"timeframe": "7d"}, NOW)
+    assert "budget" in info.value.errors and opp.grade is None
+
+
+def test_an_order_closes_the_opportunity(session, factory, setup):
+    store, anna, opp = setup
+    model = store.car_models[0]
+    record_order(
+        session,
+        store.id,
+        opp.id,
+        anna.id,
+        NOW,
+        car_model_id=model.id,
+        deposit="5,000",
+        note="周六提车",
+    )
+    assert (opp.status, opp.grade, opp.order_deposit, opp.car_model_id) == (
+        "won",
+        "O",
+        5000,
+        model.id,
+    )
+    assert opp.closed_at == NOW and opp.next_follow_up_due is None
+    with pytest.raises(DomainError):  # an ordered opportunity is not graded any more
+        assess(session, store.id, opp.id, anna.id, HOT, NOW)
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"deposit": "-1"}, {"deposit"}),
+        ({"deposit": "five"}, {"deposit"}),
+        ({"car_model_id": 999_999}, {"car_model"}),
+        ({"note": "x" * 501}, {"note"}),
+    ],
+)
+def test_a_bad_order_is_refused_and_changes_nothing(session, setup, fields, errors):
+    store, anna, opp = setup
+    with pytest.raises(ValidationError) as info:
+        record_order(session, store.id, opp.id, anna.id, NOW, **fields)
+    assert set(info.value.errors) == errors and opp.status == "open"
+
+
+def test_a_defeat_needs_a_reason_and_the_brand_when_another_brand_won(session, setup):
+    store, anna, opp = setup
+    with pytest.raises(ValidationError) as info:
+        record_defeat(session, store.id, opp.id, anna.id, NOW, reason="other_brand")
+    assert set(info.value.errors) == {"competitor_brand"}
+    with pytest.raises(ValidationError):
+        record_defeat(session, store.id, opp.id, anna.id, NOW, reason="bad_luck")
+    record_defeat(
+        session,
+        store.id,
+        opp.id,
+        anna.id,
+        NOW,
+        reason="other_brand",
+        competitor_brand="比亚迪",
+        note="价格差两万",
+    )
+    assert (opp.status, opp.grade, opp.defeat_reason, opp.competitor_brand) == (
+        "lost",
+        "F",
+        "other_brand",
+        "比亚迪",
+    )
+    assert opp.graded_by == anna.id  # the consultant's defeat: called back the next day
+
+
+def test_only_the_owner_acts_and_only_in_their_store(session, factory, setup):
+    store, anna, opp = setup
+    ben = factory.consultant(store)
+    with pytest.raises(PermissionDenied):
+        assess(session, store.id, opp.id, ben.id, HOT, NOW)
+    with pytest.raises(NotFound):
+        record_order(session, factory.store().id, opp.id, anna.id, NOW)
+    assert session.get(Opportunity, opp.id).status == "open"
