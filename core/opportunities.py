@@ -8,16 +8,18 @@ graded or followed up) and that the actor owns it, then changes it in the caller
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.enums import (
     ASSESSABLE,
+    ActivityKind,
     AssignmentReason,
     DefeatReason,
     Grade,
+    InvitationSource,
     OpportunityStatus,
 )
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
@@ -27,6 +29,8 @@ from core.models import (
     AssessmentAnswer,
     Assignment,
     CarModel,
+    FollowUp,
+    Invitation,
     NeedsAssessment,
     Opportunity,
     Store,
@@ -256,3 +260,82 @@ def _close(opportunity: Opportunity, grade: Grade, actor_id: int, now: datetime)
     opportunity.closed_at = now
     opportunity.next_follow_up_due = None
     opportunity.cycle_deadline = None
+
+
+# --- follow-ups and invitations ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUpResult:
+    follow_up_id: int
+    invitation_id: int | None
+    next_follow_up_on: date | None
+
+
+def log_follow_up(
+    session: Session,
+    store_id: int,
+    opportunity_id: int,
+    actor_id: int,
+    now: datetime,
+    *,
+    kind: str,
+    outcome: str | None = None,
+    next_follow_up_on: date | None = None,
+    invitation_at: datetime | None = None,
+) -> FollowUpResult:
+    """A call, message, revisit, test drive, quote or invitation, with its outcome and the next
+    follow-up date (by default from the grade's interval). An invitation needs its appointment
+    time; a revisit restarts the cycle."""
+    opportunity = _owned_open(session, store_id, opportunity_id, actor_id)
+    timezone = _timezone(session, store_id)
+    today = local_date(now, timezone)
+    errors: dict[str, str] = {}
+    if kind not in {k.value for k in ActivityKind}:
+        errors["kind"] = N_("Choose what kind of follow-up this was.")
+    try:
+        text = _text(outcome, "outcome", REASON_MAX, required=False, message="")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if kind == ActivityKind.INVITATION.value and (invitation_at is None or invitation_at <= now):
+        errors["invitation_at"] = N_("Choose the date and time of the appointment, in the future.")
+    cycle = current_rules(session, store_id).cycles.get(opportunity.grade or "")
+    if next_follow_up_on is None and cycle is not None:
+        next_follow_up_on = today + timedelta(days=cycle.follow_up_days)
+    if next_follow_up_on is not None and next_follow_up_on < today:
+        errors["next_follow_up_on"] = N_("The next follow-up cannot be in the past.")
+    if errors:
+        raise ValidationError(errors)
+
+    invitation = None
+    if kind == ActivityKind.INVITATION.value:
+        invitation = Invitation(
+            store_id=store_id,
+            opportunity_id=opportunity.id,
+            customer_id=opportunity.customer_id,
+            consultant_id=actor_id,
+            created_by=actor_id,
+            created_at=now,
+            scheduled_at=invitation_at,
+            source=InvitationSource.CONSULTANT.value,
+        )
+        session.add(invitation)
+        session.flush()
+    follow_up = FollowUp(
+        opportunity_id=opportunity.id,
+        consultant_id=actor_id,
+        kind=kind,
+        occurred_at=now,
+        outcome=text,
+        next_follow_up_on=next_follow_up_on,
+        invitation_id=invitation.id if invitation else None,
+    )
+    session.add(follow_up)
+    opportunity.last_follow_up_at = now
+    opportunity.next_follow_up_due = next_follow_up_on
+    if kind == ActivityKind.REVISIT.value:
+        opportunity.last_visit_at = now
+        if cycle is not None:
+            opportunity.cycle_deadline = today + timedelta(days=cycle.cycle_days)
+    session.flush()
+    return FollowUpResult(follow_up.id, invitation.id if invitation else None, next_follow_up_on)

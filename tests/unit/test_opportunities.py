@@ -8,7 +8,7 @@ from sqlalchemy import select
 from core import nightly
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from core.models import Assignment, CallbackTask, NeedsAssessment, Opportunity
-from core.opportunities import assess, record_defeat, record_order
+from core.opportunities import assess, log_follow_up, record_defeat, record_order
 from core.rules import current_rules
 from core.timeutil import local_moment
 
@@ -209,3 +209,80 @@ def test_only_the_owner_acts_and_only_in_their_store(session, factory, setup):
     with pytest.raises(NotFound):
         record_order(session, factory.store().id, opp.id, anna.id, NOW)
     assert session.get(Opportunity, opp.id).status == "open"
+
+
+def test_a_follow_up_moves_the_next_date_by_the_grade_interval(session, setup):
+    store, anna, opp = setup
+    assess(session, store.id, opp.id, anna.id, HOT | {"timeframe": "15d"}, NOW)  # 82 -> H
+    later = NOW + timedelta(days=1)
+    result = log_follow_up(
+        session, store.id, opp.id, anna.id, later, kind="call", outcome="询问了贷款方案"
+    )
+    assert result.next_follow_up_on == D + timedelta(days=3)  # H: every 2 days, from Dec 1
+    assert opp.last_follow_up_at == later and opp.next_follow_up_due == D + timedelta(days=3)
+    chosen = log_follow_up(
+        session,
+        store.id,
+        opp.id,
+        anna.id,
+        later,
+        kind="message",
+        next_follow_up_on=D + timedelta(days=5),
+    )
+    assert chosen.next_follow_up_on == D + timedelta(days=5)
+
+
+def test_an_invitation_is_an_appointment_in_the_future(session, setup):
+    from core.models import Invitation
+
+    store, anna, opp = setup
+    assess(session, store.id, opp.id, anna.id, HOT, NOW)
+    with pytest.raises(ValidationError) as info:
+        log_follow_up(session, store.id, opp.id, anna.id, NOW, kind="invitation")
+    assert set(info.value.errors) == {"invitation_at"}
+    result = log_follow_up(
+        session,
+        store.id,
+        opp.id,
+        anna.id,
+        NOW,
+        kind="invitation",
+        invitation_at=NOW + timedelta(days=2),
+    )
+    invitation = session.get(Invitation, result.invitation_id)
+    assert (invitation.status, invitation.consultant_id, invitation.source) == (
+        "scheduled",
+        anna.id,
+        "consultant",
+    )
+
+
+def test_a_revisit_restarts_the_cycle(session, setup):
+    store, anna, opp = setup
+    assess(session, store.id, opp.id, anna.id, HOT | {"timeframe": "30d"}, NOW)  # 74 -> A
+    revisit = NOW + timedelta(days=10)
+    log_follow_up(session, store.id, opp.id, anna.id, revisit, kind="revisit")
+    assert opp.last_visit_at == revisit
+    assert opp.cycle_deadline == D + timedelta(days=10 + 15)  # A: a revisit within 15 days
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"kind": "telepathy"}, {"kind"}),
+        ({"kind": "call", "next_follow_up_on": D - timedelta(days=1)}, {"next_follow_up_on"}),
+        ({"kind": "call", "outcome": "长" * 501}, {"outcome"}),
+    ],
+)
+def test_bad_follow_ups_are_refused(session, setup, fields, errors):
+    store, anna, opp = setup
+    with pytest.raises(ValidationError) as info:
+        log_follow_up(session, store.id, opp.id, anna.id, NOW, **fields)
+    assert set(info.value.errors) == errors and opp.last_follow_up_at is None
+
+
+def test_no_follow_up_on_a_closed_opportunity(session, setup):
+    store, anna, opp = setup
+    record_defeat(session, store.id, opp.id, anna.id, NOW, reason="price")
+    with pytest.raises(DomainError):
+        log_follow_up(session, store.id, opp.id, anna.id, NOW, kind="call")
