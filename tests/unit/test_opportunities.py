@@ -286,3 +286,41 @@ def test_no_follow_up_on_a_closed_opportunity(session, setup):
     record_defeat(session, store.id, opp.id, anna.id, NOW, reason="price")
     with pytest.raises(DomainError):
         log_follow_up(session, store.id, opp.id, anna.id, NOW, kind="call")
+
+
+def test_my_day_lists_due_overdue_and_invitations_in_a_fixed_number_of_statements(
+    session, factory, setup
+):
+    from core.myday import my_day
+    from tests.querycount import count_statements
+
+    store, anna, opp = setup
+    assess(session, store.id, opp.id, anna.id, HOT, NOW)
+    opp.next_follow_up_due = D - timedelta(days=3)
+    log_follow_up(
+        session,
+        store.id,
+        opp.id,
+        anna.id,
+        NOW,
+        kind="invitation",
+        invitation_at=NOW + timedelta(hours=2),
+        next_follow_up_on=D,
+    )
+    other = factory.opportunity(
+        factory.customer(store, surname="周"),
+        owner=anna,
+        grade="A",
+        next_follow_up_due=D - timedelta(days=2),
+    )
+    day = my_day(session, store.id, anna.id, D, store.timezone)
+    assert [r.opportunity_id for r in day.due_today] == [opp.id]
+    assert [(r.opportunity_id, r.overdue_days) for r in day.overdue] == [(other.id, 2)]
+    assert [i.surname for i in day.invitations] == ["王"]
+    assert (day.load, day.cap, day.due_today_count, day.overdue_count) == (2, 30, 1, 1)
+    with count_statements(session.get_bind()) as few:
+        my_day(session, store.id, anna.id, D, store.timezone)
+    factory.book(anna, 30, grade="B")
+    with count_statements(session.get_bind()) as many:
+        my_day(session, store.id, anna.id, D, store.timezone)
+    assert len(few) == len(many)
