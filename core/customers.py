@@ -178,6 +178,7 @@ def customer_profile(session: Session, store_id: int, customer_id: int) -> Custo
                 "status": opp.status,
                 "grade": opp.grade,
                 "owner": owner_name,
+                "owner_id": opp.owner_id,
                 "model": model,
                 "created_at": opp.created_at,
                 "next_follow_up_due": opp.next_follow_up_due,
