@@ -17,8 +17,16 @@ from console import bp
 from console.auth import roles
 from core import checkin
 from core.db import utcnow
-from core.enums import Presence, Role, VisitPurpose, VisitSource, VisitStatus
+from core.enums import (
+    OpportunityStatus,
+    Presence,
+    Role,
+    VisitPurpose,
+    VisitSource,
+    VisitStatus,
+)
 from core.errors import DomainError, NotFound, ValidationError
+from core.models import Visit
 from core.phone import normalise_mobile
 from core.stores import CarModelChoice, car_models
 from extensions import db
@@ -361,4 +369,14 @@ def arrival_end(visit_id: int):  # type: ignore[no-untyped-def]
         refuse(exc)
     else:
         flash(_("Reception ended."), "success")
+        # a first reception: straight on to its outcome (an order, or intent and the analysis)
+        ended = db.session.get(Visit, visit_id)
+        opportunity = ended.opportunity if ended is not None else None
+        if (
+            opportunity is not None
+            and opportunity.grade is None
+            and opportunity.status == OpportunityStatus.OPEN.value
+            and opportunity.owner_id == current_user.id
+        ):
+            return redirect(url_for("console.outcome", opportunity_id=opportunity.id))
     return redirect(url_for("console.home"))

@@ -12,6 +12,7 @@ from core import dashboard, jobruns
 from core.customers import customer_profile, search_customers
 from core.db import utcnow
 from core.enums import JobKind, Presence, Role
+from core.myday import my_day
 from core.staff import list_staff
 from core.team import consultant_loads
 from core.timeutil import local_date
@@ -33,11 +34,13 @@ def _today():  # type: ignore[no-untyped-def]
 def home():  # type: ignore[no-untyped-def]
     today = _today()
     store = dashboard.store_today(db.session, current_user.store_id, today, current_user.timezone)
-    mine = None
+    day = None
     team = None
     presence = arrivals = None
     if current_user.role == Role.CONSULTANT:
-        mine = dashboard.consultant_today(db.session, current_user.id, current_user.store_id, today)
+        day = my_day(
+            db.session, current_user.store_id, current_user.id, today, current_user.timezone
+        )
         presence = reception.my_presence()
         arrivals, _new = reception.arrivals_live()
     if current_user.role in (Role.MANAGER, Role.CS_AGENT):
@@ -47,7 +50,7 @@ def home():  # type: ignore[no-untyped-def]
         "console/home.html",
         today=today,
         store=store,
-        mine=mine,
+        day=day,
         team=team,
         runs=runs,
         presence=presence,
