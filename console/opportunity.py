@@ -16,7 +16,7 @@ from console.auth import roles
 from core import opportunities
 from core.customers import customer_profile, reveal_mobile
 from core.db import utcnow
-from core.enums import ASSESSABLE, ActivityKind, DefeatReason, OpportunityStatus, Role
+from core.enums import ASSESSABLE, ActivityKind, DefeatReason, Role
 from core.errors import DomainError, NotFound, ValidationError
 from core.models import Customer, Opportunity
 from core.rules import current_rules
@@ -34,18 +34,19 @@ def _errors(exc: ValidationError) -> dict[str, str]:
 
 
 def _mine(opportunity_id: int) -> tuple[Opportunity, Customer] | Any:
-    """The opportunity, if it is open and the signed-in consultant owns it; otherwise the
-    redirect that explains why not. Another store's record is a 404."""
-    opportunity = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
-    customer = opportunity.customer
-    back = redirect(url_for("console.customer", customer_id=customer.id))
-    if opportunity.status != OpportunityStatus.OPEN.value:
-        flash(_("This opportunity is closed (ordered or lost): it cannot change."), "error")
-        return back
-    if opportunity.owner_id != current_user.id:
-        flash(_("Only the customer's own consultant can do this."), "error")
-        return back
-    return opportunity, customer
+    """The opportunity, if it is open and the signed-in consultant owns it (core's rule);
+    otherwise the redirect that explains why not. Another store's record is a 404."""
+    try:
+        opportunity = opportunities.owned_open(
+            db.session, current_user.store_id, opportunity_id, current_user.id
+        )
+    except NotFound:
+        raise
+    except DomainError as exc:
+        customer = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
+        refuse(exc)
+        return redirect(url_for("console.customer", customer_id=customer.customer_id))
+    return opportunity, opportunity.customer
 
 
 def _domain_refusal(exc: DomainError, customer_id: int) -> Any:

@@ -42,7 +42,9 @@ REASON_MAX = 500
 BRAND_MAX = 40
 
 
-def _owned_open(session: Session, store_id: int, opportunity_id: int, actor_id: int) -> Opportunity:
+def owned_open(session: Session, store_id: int, opportunity_id: int, actor_id: int) -> Opportunity:
+    """The opportunity if it is open and ``actor_id`` owns it; the same check every action makes,
+    for screens that must know before they show a form."""
     opportunity = session.get(Opportunity, opportunity_id)
     if opportunity is None or opportunity.store_id != store_id:
         raise NotFound("opportunity")
@@ -95,7 +97,7 @@ def assess(
     """Score the store's indicators into a grade; the consultant may override it only with a
     written reason. H/A/B stay with the consultant, with the next follow-up and the cycle
     deadline from the store's cycle rules; C hands the customer to customer service."""
-    opportunity = _owned_open(session, store_id, opportunity_id, actor_id)
+    opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     rules = current_rules(session, store_id)
     errors: dict[str, str] = {}
     try:
@@ -184,7 +186,7 @@ def record_order(
     note: str | None = None,
 ) -> None:
     """Bought: the opportunity becomes O (won) with the model, an optional deposit and note."""
-    opportunity = _owned_open(session, store_id, opportunity_id, actor_id)
+    opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     errors: dict[str, str] = {}
     if car_model_id not in (None, ""):
         model = session.get(CarModel, car_model_id)
@@ -224,7 +226,7 @@ def record_defeat(
     note: str | None = None,
 ) -> None:
     """Lost: the opportunity becomes F with the reason; customer service calls the next day."""
-    opportunity = _owned_open(session, store_id, opportunity_id, actor_id)
+    opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     errors: dict[str, str] = {}
     if reason not in {r.value for r in DefeatReason}:
         errors["reason"] = N_("Choose why the customer was lost.")
@@ -287,7 +289,7 @@ def log_follow_up(
     """A call, message, revisit, test drive, quote or invitation, with its outcome and the next
     follow-up date (by default from the grade's interval). An invitation needs its appointment
     time; a revisit restarts the cycle."""
-    opportunity = _owned_open(session, store_id, opportunity_id, actor_id)
+    opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     timezone = _timezone(session, store_id)
     today = local_date(now, timezone)
     errors: dict[str, str] = {}
