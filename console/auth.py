@@ -143,8 +143,11 @@ def logout():  # type: ignore[no-untyped-def]
 NAV = (
     ("console.home", _l("Today")),
     ("console.reception", _l("Reception")),
+    ("console.worklist", _l("Callbacks")),
     ("console.customers", _l("Customers")),
     ("console.team", _l("Team")),
+    ("console.rules", _l("Rules")),
+    ("console.analytics", _l("Analytics")),
     ("console.staff", _l("Staff")),
     ("console.nightly", _l("Nightly runs")),
     ("console.system", _l("System")),
