@@ -3,7 +3,9 @@ needs analysis, follow-ups and invitations, a defeat; and revealing a customer's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
+from functools import wraps
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -33,20 +35,49 @@ def _errors(exc: ValidationError) -> dict[str, str]:
     return {field: _(message) for field, message in exc.errors.items()}
 
 
-def _mine(opportunity_id: int) -> tuple[Opportunity, Customer] | Any:
-    """The opportunity, if it is open and the signed-in consultant owns it (core's rule);
-    otherwise the redirect that explains why not. Another store's record is a 404."""
-    try:
-        opportunity = opportunities.owned_open(
-            db.session, current_user.store_id, opportunity_id, current_user.id
-        )
-    except NotFound:
-        raise
-    except DomainError as exc:
-        customer = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
-        refuse(exc)
-        return redirect(url_for("console.customer", customer_id=customer.customer_id))
-    return opportunity, opportunity.customer
+def _owned(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Open the view only on an open opportunity the signed-in consultant owns (core's rule),
+    passing it and its customer; otherwise redirect to the customer with the reason. Another
+    store's record is a 404."""
+
+    @wraps(view)
+    def wrapper(opportunity_id: int) -> Any:
+        try:
+            opportunity = opportunities.owned_open(
+                db.session, current_user.store_id, opportunity_id, current_user.id
+            )
+        except NotFound:
+            raise
+        except DomainError as exc:
+            found = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
+            refuse(exc)
+            return redirect(url_for("console.customer", customer_id=found.customer_id))
+        return view(opportunity, opportunity.customer)
+
+    return wrapper
+
+
+def _page(
+    template: str,
+    opportunity: Opportunity,
+    customer: Customer,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Any:
+    """A form about one opportunity, with what was typed and the messages next to the fields."""
+    context = FORM_CONTEXT[template](opportunity)
+    return (
+        render_template(
+            template,
+            opportunity=opportunity,
+            customer=customer,
+            form=form,
+            errors=errors,
+            **context,
+        ),
+        status,
+    )
 
 
 def _domain_refusal(exc: DomainError, customer_id: int) -> Any:
@@ -59,45 +90,25 @@ def _domain_refusal(exc: DomainError, customer_id: int) -> Any:
 # --- the first reception's outcome: bought today, or intent ------------------------------------
 
 
-def _outcome_page(
-    opportunity: Opportunity,
-    customer: Customer,
-    form: dict[str, str],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Any:
-    return (
-        render_template(
-            "console/outcome.html",
-            opportunity=opportunity,
-            customer=customer,
-            car_models=car_models(db.session, current_user.store_id),
-            form=form,
-            errors=errors,
-            arrivals=reception.arrivals_live()[0],
-        ),
-        status,
-    )
+def _outcome_context(opportunity: Opportunity) -> dict[str, Any]:
+    return {
+        "car_models": car_models(db.session, current_user.store_id),
+        "arrivals": reception.arrivals_live()[0],
+    }
 
 
 @bp.route("/opportunities/<int:opportunity_id>/outcome")
 @roles(Role.CONSULTANT)
-def outcome(opportunity_id: int):  # type: ignore[no-untyped-def]
-    found = _mine(opportunity_id)
-    if not isinstance(found, tuple):
-        return found
-    opportunity, customer = found
+@_owned
+def outcome(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
     form = {"car_model": str(opportunity.car_model_id or ""), "deposit": "", "note": ""}
-    return _outcome_page(opportunity, customer, form, {})
+    return _page("console/outcome.html", opportunity, customer, form, {})
 
 
 @bp.route("/opportunities/<int:opportunity_id>/order", methods=["POST"])
 @roles(Role.CONSULTANT)
-def order(opportunity_id: int):  # type: ignore[no-untyped-def]
-    found = _mine(opportunity_id)
-    if not isinstance(found, tuple):
-        return found
-    opportunity, customer = found
+@_owned
+def order(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
     form = {name: request.form.get(name, "").strip() for name in ("car_model", "deposit", "note")}
     model_id: int | None = None
     errors: dict[str, str] = {}
@@ -121,7 +132,7 @@ def order(opportunity_id: int):  # type: ignore[no-untyped-def]
         )
     except ValidationError as exc:
         errors.update(_errors(exc))
-        return _outcome_page(opportunity, customer, form, errors, 422)
+        return _page("console/outcome.html", opportunity, customer, form, errors, 422)
     except DomainError as exc:
         return _domain_refusal(exc, customer.id)
     flash(_("Order recorded. Congratulations!"), "success")
@@ -131,37 +142,20 @@ def order(opportunity_id: int):  # type: ignore[no-untyped-def]
 # --- needs analysis -----------------------------------------------------------------------------
 
 
-def _assess_page(
-    opportunity: Opportunity,
-    customer: Customer,
-    form: dict[str, Any],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Any:
+def _assess_context(opportunity: Opportunity) -> dict[str, Any]:
     rules = current_rules(db.session, current_user.store_id)
-    return (
-        render_template(
-            "console/assess.html",
-            opportunity=opportunity,
-            customer=customer,
-            indicators=rules.scoring["indicators"],
-            grades=[g.value for g in ASSESSABLE],
-            form=form,
-            errors=errors,
-        ),
-        status,
-    )
+    return {
+        "indicators": rules.scoring["indicators"],
+        "grades": [g.value for g in ASSESSABLE],
+    }
 
 
 @bp.route("/opportunities/<int:opportunity_id>/assess", methods=["GET", "POST"])
 @roles(Role.CONSULTANT)
-def assess(opportunity_id: int):  # type: ignore[no-untyped-def]
-    found = _mine(opportunity_id)
-    if not isinstance(found, tuple):
-        return found
-    opportunity, customer = found
+@_owned
+def assess(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
     if request.method == "GET":
-        return _assess_page(opportunity, customer, {"answers": {}}, {})
+        return _page("console/assess.html", opportunity, customer, {"answers": {}}, {})
     rules = current_rules(db.session, current_user.store_id)
     answers = {
         i["key"]: request.form.get(f"answer-{i['key']}", "") for i in rules.scoring["indicators"]
@@ -183,49 +177,40 @@ def assess(opportunity_id: int):  # type: ignore[no-untyped-def]
             override_reason=form["override_reason"] or None,
         )
     except ValidationError as exc:
-        return _assess_page(opportunity, customer, form, _errors(exc), 422)
+        return _page("console/assess.html", opportunity, customer, form, _errors(exc), 422)
     except DomainError as exc:
         return _domain_refusal(exc, customer.id)
-    indicators = {i["key"]: i for i in rules.scoring["indicators"]}
-    breakdown = []
-    for answer in result.breakdown:
-        indicator = indicators[answer.indicator]
-        option = next(o for o in indicator["options"] if o["key"] == answer.option)
-        breakdown.append((indicator["label"], option["label"], answer.points))
-    return render_template(
-        "console/assess_result.html",
-        opportunity=opportunity,
-        customer=customer,
-        result=result,
-        breakdown=breakdown,
+    return redirect(
+        url_for(
+            "console.assessment",
+            opportunity_id=opportunity.id,
+            assessment_id=result.assessment_id,
+        )
     )
+
+
+@bp.route("/opportunities/<int:opportunity_id>/assessments/<int:assessment_id>")
+@roles(*CUSTOMER_ROLES)
+def assessment(opportunity_id: int, assessment_id: int):  # type: ignore[no-untyped-def]
+    """One needs analysis with its score breakdown: where the consultant lands after grading
+    (so a reload does not grade again), and what a manager opens to check an override."""
+    detail = opportunities.assessment_detail(
+        db.session, current_user.store_id, opportunity_id, assessment_id
+    )
+    customer = get_in_store(db.session, Customer, detail.customer_id, current_user.store_id)
+    return render_template("console/assess_result.html", result=detail, customer=customer)
 
 
 # --- follow-ups and invitations ---------------------------------------------------------------
 
 
-def _follow_up_page(
-    opportunity: Opportunity,
-    customer: Customer,
-    form: dict[str, str],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Any:
-    rules = current_rules(db.session, current_user.store_id)
-    cycle = rules.cycles.get(opportunity.grade or "")
-    return (
-        render_template(
-            "console/follow_up.html",
-            opportunity=opportunity,
-            customer=customer,
-            kinds=[k.value for k in ActivityKind],
-            interval=cycle.follow_up_days if cycle else None,
-            today=local_date(utcnow(), current_user.timezone),
-            form=form,
-            errors=errors,
-        ),
-        status,
-    )
+def _follow_up_context(opportunity: Opportunity) -> dict[str, Any]:
+    cycle = current_rules(db.session, current_user.store_id).cycles.get(opportunity.grade or "")
+    return {
+        "kinds": [k.value for k in ActivityKind],
+        "interval": cycle.follow_up_days if cycle else None,
+        "today": local_date(utcnow(), current_user.timezone),
+    }
 
 
 def _parse_date(raw: str) -> date | None:
@@ -244,16 +229,13 @@ def _parse_time(raw: str) -> time | None:
 
 @bp.route("/opportunities/<int:opportunity_id>/follow-up", methods=["GET", "POST"])
 @roles(Role.CONSULTANT)
-def follow_up(opportunity_id: int):  # type: ignore[no-untyped-def]
-    found = _mine(opportunity_id)
-    if not isinstance(found, tuple):
-        return found
-    opportunity, customer = found
+@_owned
+def follow_up(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
     names = ("kind", "outcome", "next_follow_up_on", "invitation_date", "invitation_time")
     if request.method == "GET":
         form = {name: "" for name in names}
         form["kind"] = request.args.get("kind", "")
-        return _follow_up_page(opportunity, customer, form, {})
+        return _page("console/follow_up.html", opportunity, customer, form, {})
     form = {name: request.form.get(name, "").strip() for name in names}
     errors: dict[str, str] = {}
     next_on = None
@@ -284,7 +266,7 @@ def follow_up(opportunity_id: int):  # type: ignore[no-untyped-def]
     except ValidationError as exc:
         db.session.rollback()
         errors = {**_errors(exc), **errors}
-        return _follow_up_page(opportunity, customer, form, errors, 422)
+        return _page("console/follow_up.html", opportunity, customer, form, errors, 422)
     except DomainError as exc:
         return _domain_refusal(exc, customer.id)
     if result.invitation_id:
@@ -305,36 +287,19 @@ def follow_up(opportunity_id: int):  # type: ignore[no-untyped-def]
 # --- defeat -----------------------------------------------------------------------------------
 
 
-def _defeat_page(
-    opportunity: Opportunity,
-    customer: Customer,
-    form: dict[str, str],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Any:
-    return (
-        render_template(
-            "console/defeat.html",
-            opportunity=opportunity,
-            customer=customer,
-            reasons=[r.value for r in DefeatReason],
-            form=form,
-            errors=errors,
-        ),
-        status,
-    )
+def _defeat_context(opportunity: Opportunity) -> dict[str, Any]:
+    return {
+        "reasons": [r.value for r in DefeatReason],
+    }
 
 
 @bp.route("/opportunities/<int:opportunity_id>/defeat", methods=["GET", "POST"])
 @roles(Role.CONSULTANT)
-def defeat(opportunity_id: int):  # type: ignore[no-untyped-def]
-    found = _mine(opportunity_id)
-    if not isinstance(found, tuple):
-        return found
-    opportunity, customer = found
+@_owned
+def defeat(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
     names = ("reason", "competitor_brand", "note")
     if request.method == "GET":
-        return _defeat_page(opportunity, customer, {name: "" for name in names}, {})
+        return _page("console/defeat.html", opportunity, customer, {name: "" for name in names}, {})
     form = {name: request.form.get(name, "").strip() for name in names}
     try:
         opportunities.record_defeat(
@@ -348,11 +313,19 @@ def defeat(opportunity_id: int):  # type: ignore[no-untyped-def]
             note=form["note"] or None,
         )
     except ValidationError as exc:
-        return _defeat_page(opportunity, customer, form, _errors(exc), 422)
+        return _page("console/defeat.html", opportunity, customer, form, _errors(exc), 422)
     except DomainError as exc:
         return _domain_refusal(exc, customer.id)
     flash(_("Defeat recorded. Customer service will call the customer tomorrow."), "success")
     return redirect(url_for("console.customer", customer_id=customer.id))
+
+
+FORM_CONTEXT: dict[str, Callable[[Opportunity], dict[str, Any]]] = {
+    "console/outcome.html": _outcome_context,
+    "console/assess.html": _assess_context,
+    "console/follow_up.html": _follow_up_context,
+    "console/defeat.html": _defeat_context,
+}
 
 
 # --- the full mobile number, on demand and audited ----------------------------------------------

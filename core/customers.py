@@ -225,6 +225,8 @@ def customer_profile(session: Session, store_id: int, customer_id: int) -> Custo
                 a.assessed_at,
                 "assessment",
                 {
+                    "id": a.id,
+                    "opportunity_id": a.opportunity_id,
                     "by": name,
                     "score": a.score,
                     "grade": a.grade,

@@ -33,7 +33,9 @@ from core.models import (
     Invitation,
     NeedsAssessment,
     Opportunity,
+    RuleSet,
     Store,
+    User,
 )
 from core.rules import current_rules
 from core.timeutil import local_date
@@ -168,6 +170,89 @@ def assess(
     session.flush()
     return Assessment(
         assessment.id, result.score, result.grade, grade, result.breakdown, handed_to_service=handed
+    )
+
+
+@dataclass(frozen=True)
+class BreakdownLine:
+    indicator: dict[str, str]  # label by language, as the rule set had it
+    option: dict[str, str]
+    points: int
+
+
+@dataclass(frozen=True)
+class AssessmentDetail:
+    assessment_id: int
+    opportunity_id: int
+    customer_id: int
+    owner_id: int | None
+    assessed_by: str
+    assessed_at: datetime
+    score: int
+    computed_grade: str
+    grade: str
+    override_reason: str | None
+    breakdown: tuple[BreakdownLine, ...]
+    handed_to_service: bool
+    next_follow_up_due: date | None
+
+
+def assessment_detail(
+    session: Session, store_id: int, opportunity_id: int, assessment_id: int
+) -> AssessmentDetail:
+    """One needs analysis as it was made: the answers with the labels of the rule set it was
+    scored under, the score and the grade (two statements)."""
+    row = session.execute(
+        select(
+            NeedsAssessment,
+            RuleSet.scoring,
+            Opportunity.customer_id,
+            Opportunity.owner_id,
+            Opportunity.next_follow_up_due,
+            User.display_name,
+        )
+        .join(Opportunity, Opportunity.id == NeedsAssessment.opportunity_id)
+        .join(RuleSet, RuleSet.id == NeedsAssessment.rule_set_id)
+        .join(User, User.id == NeedsAssessment.assessed_by)
+        .where(
+            NeedsAssessment.id == assessment_id,
+            NeedsAssessment.opportunity_id == opportunity_id,
+            Opportunity.store_id == store_id,
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("assessment")
+    assessment: NeedsAssessment = row[0]
+    indicators = {i["key"]: i for i in row.scoring["indicators"]}
+    lines = []
+    for answer in session.scalars(
+        select(AssessmentAnswer)
+        .where(AssessmentAnswer.assessment_id == assessment_id)
+        .order_by(AssessmentAnswer.id)
+    ):
+        indicator = indicators.get(answer.indicator, {})
+        options = {o["key"]: o["label"] for o in indicator.get("options", [])}
+        lines.append(
+            BreakdownLine(
+                indicator=indicator.get("label", {"zh": answer.indicator, "en": answer.indicator}),
+                option=options.get(answer.option, {"zh": answer.option, "en": answer.option}),
+                points=answer.points,
+            )
+        )
+    return AssessmentDetail(
+        assessment_id=assessment.id,
+        opportunity_id=assessment.opportunity_id,
+        customer_id=row.customer_id,
+        owner_id=row.owner_id,
+        assessed_by=row.display_name,
+        assessed_at=assessment.assessed_at,
+        score=assessment.score,
+        computed_grade=assessment.computed_grade,
+        grade=assessment.grade,
+        override_reason=assessment.override_reason,
+        breakdown=tuple(lines),
+        handed_to_service=assessment.grade == Grade.C.value,
+        next_follow_up_due=row.next_follow_up_due,
     )
 
 

@@ -8,11 +8,12 @@ from datetime import time, timedelta
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import checkin
 from core.db import utcnow
-from core.models import Invitation, Opportunity, Visit
+from core.models import Invitation, NeedsAssessment, Opportunity, Visit
 from core.timeutil import local_date, local_moment
 from tests.e2e.conftest import (
     TABLET_LANDSCAPE,
@@ -184,6 +185,14 @@ def test_from_an_arrival_to_intent_H_a_follow_up_and_an_honoured_invitation(
     expect(page.locator(".result-label")).to_have_text(t["H"])
     expect(page.get_by_role("heading", name=t["Score breakdown"])).to_be_visible()
     both_sizes(page, f"consultant-assess-result-{lang}")
+    page.reload()  # the result is its own page: a reload shows it again, it does not re-grade
+    expect(page.locator(".result-label")).to_have_text(t["H"])
+    with Session(app_engine) as s:
+        opportunity_id = s.get(Visit, visit.visit_id).opportunity_id
+        graded = s.scalars(
+            select(NeedsAssessment).where(NeedsAssessment.opportunity_id == opportunity_id)
+        ).all()
+        assert len(graded) == 1
 
     page.get_by_role("link", name=t["Log a follow-up or invitation"]).click()
     page.locator("label[for=kind-call]").click()

@@ -197,8 +197,9 @@ def test_the_needs_analysis_grades_and_shows_the_breakdown(mine, app_engine):
     for ind in indicators(app_engine, store.id):
         assert ind["label"]["en"] in html
     response = web.post(f"/console/opportunities/{o.id}/assess", answers(app_engine, store.id))
-    assert response.status_code == 200
-    html = page(response)
+    assert response.status_code == 302  # to the result: a reload does not grade again
+    assert "/assessments/" in response.headers["Location"]
+    html = page(web.get(response.headers["Location"]))
     assert "Score breakdown" in html and "Score 100" in html and "Within 7 days" in html
     after = opp(app_engine, o.id)
     assert after.grade == "H" and after.next_follow_up_due is not None
@@ -236,8 +237,8 @@ def test_an_override_needs_a_reason(mine, app_engine):
     assert "Say why you grade differently from the analysis." in page(response)
     assert opp(app_engine, o.id).grade is None
     form["override_reason"] = "预算其实要等年终奖"
-    html = page(web.post(f"/console/opportunities/{o.id}/assess", form))
-    assert "Overridden from H" in html
+    html = page(web.post(f"/console/opportunities/{o.id}/assess", form, follow_redirects=True))
+    assert "Overridden from H" in html and "预算其实要等年终奖" in html
     assert opp(app_engine, o.id).grade == "B"
     response = web.post(
         f"/console/opportunities/{o.id}/assess",
@@ -249,12 +250,33 @@ def test_an_override_needs_a_reason(mine, app_engine):
 def test_grade_C_hands_the_customer_to_customer_service(mine, app_engine):
     web, _user, store, _customer, o = mine
     response = web.post(
-        f"/console/opportunities/{o.id}/assess", answers(app_engine, store.id, "bottom")
+        f"/console/opportunities/{o.id}/assess",
+        answers(app_engine, store.id, "bottom"),
+        follow_redirects=True,
     )
     assert response.status_code == 200
     assert "handed to customer service" in page(response)
     after = opp(app_engine, o.id)
     assert after.grade == "C" and after.owner_id is None
+
+
+def test_a_manager_opens_an_assessment_and_another_store_cannot(mine, app_engine, signed_in):
+    web, _user, store, customer, o = mine
+    form = {
+        **answers(app_engine, store.id),
+        "override_grade": "A",
+        "override_reason": "家里还没商量好",
+    }
+    target = web.post(f"/console/opportunities/{o.id}/assess", form).headers["Location"]
+    manager_web, _manager, _ = signed_in("manager", store=store)
+    english(manager_web)
+    html = page(manager_web.get(f"/console/customers/{customer.id}"))
+    assert target in html  # the timeline links to the breakdown
+    html = page(manager_web.get(target))
+    assert "Overridden from H" in html and "家里还没商量好" in html
+    assert "Log a follow-up or invitation" not in html  # not their customer
+    other_web, _other, _ = signed_in("manager")
+    assert other_web.get(target).status_code == 404
 
 
 # --- follow-ups and invitations -------------------------------------------------------------------
