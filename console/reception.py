@@ -156,6 +156,7 @@ def reception_check_in():  # type: ignore[no-untyped-def]
                 idempotency_key=form["key"][:64] or None,
                 source=VisitSource.RECEPTION.value,
                 recorded_by=current_user.id,
+                timezone=current_user.timezone,
             ),
             utcnow(),
         )

@@ -22,10 +22,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select, update
+from sqlalchemy import Integer, and_, bindparam, exists, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from core import audit
+from core.db import UTCDateTime
 from core.enums import (
     AssignmentReason,
     ConsentChannel,
@@ -108,6 +110,7 @@ class CheckIn:
     source: str = VisitSource.KIOSK.value
     kiosk_device_id: int | None = None
     recorded_by: int | None = None
+    timezone: str | None = None  # the store's; looked up when not given
 
 
 def validate_surname(raw: str | None) -> str:
@@ -365,28 +368,43 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     """Record a visit and dispatch it. One transaction; the caller commits.
 
     The store is locked first, so the customer, the queue and the loads read here are the ones
-    the visit is dispatched against. Validation happens before anything is written; a repeated
-    idempotency key returns the first result and writes nothing. The new rows are inserted with
-    their final values (owner, consultant, status) in one flush.
+    the visit is dispatched against. Everything the check-in needs to know is read in one
+    statement and the loads in a second; the decision is made before anything is written, and
+    each row is then inserted once with its final values (owner, consultant, status). Validation
+    happens before anything is written; a repeated idempotency key returns the first result and
+    writes nothing.
     """
     lock_store(session, request.store_id)
-    if request.idempotency_key:  # a double tap: the first one has been recorded
-        earlier = _by_key(session, request.store_id, request.idempotency_key)
-        if earlier is not None:
-            return earlier
     errors: dict[str, str] = {}
     try:
         mobile = normalise_mobile(request.mobile)
     except ValidationError as exc:
         errors.update(exc.errors)
         mobile = ""
-    customer = _customer(session, request.store_id, mobile) if mobile else None
-    known = customer is not None
+    timezone = request.timezone or _timezone(session, request.store_id)
+    day_start, day_end = day_bounds_utc(local_date(now, timezone), timezone)
+    model_id = _model_id(request.car_model_id)
+    seen = session.execute(
+        _lookup_statement(),
+        {
+            "p_store_id": request.store_id,
+            "p_mobile": mobile,
+            "p_key": request.idempotency_key or "",
+            "p_model_id": model_id if model_id is not None else -1,
+            "p_day_start": day_start,
+            "p_day_end": day_end,
+        },
+    ).one()
+    if seen.earlier_visit is not None:  # a double tap: the first one has been recorded
+        earlier = _by_key(session, request.store_id, request.idempotency_key or "")
+        assert earlier is not None
+        return earlier
+    known = seen.customer_id is not None
     values: dict[str, Any] = {}
     checks: list[tuple[str, Any]] = [
         ("purpose", lambda: validate_purpose(request.purpose)),
         ("party_size", lambda: validate_party_size(request.party_size)),
-        ("car_model", lambda: validate_car_model(session, request.store_id, request.car_model_id)),
+        ("car_model", lambda: _valid_model(request.car_model_id, model_id, seen.model_ok)),
     ]
     if not known:
         checks += [
@@ -401,88 +419,148 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     if errors:
         raise ValidationError(errors)
 
-    if customer is None:
-        customer = Customer(
-            store_id=request.store_id,
-            mobile=mobile,
-            surname=values["surname"],
-            title=values["title"],
-            created_at=now,
+    # The decision, before anything is written: the invitation's consultant, else the owner.
+    if seen.invitation_consultant_id is not None:
+        preferred, preferred_reason = (
+            seen.invitation_consultant_id,
+            AssignmentReason.REINVITE.value,
         )
-        session.add(customer)
-    if request.consent:
-        _record_consent(session, customer, request, now)
-
-    # A new customer has no opportunity, visit or invitation yet: no need to look.
-    opportunity = invitation = None
-    had_visits = False
-    if known:
-        opportunity = session.scalars(
-            select(Opportunity).where(
-                Opportunity.customer_id == customer.id,
-                Opportunity.status == OpportunityStatus.OPEN.value,
-            )
-        ).first()
-        had_visits = bool(
-            session.scalar(
-                select(func.count()).select_from(Visit).where(Visit.customer_id == customer.id)
-            )
-        )
-        invitation = _invitation_for_today(session, customer.id, request.store_id, now)
-    if opportunity is None:
-        opportunity = Opportunity(
-            store_id=request.store_id,
-            customer=customer,
-            status=OpportunityStatus.OPEN.value,
-            car_model_id=values["car_model"],
-            created_at=now,
-        )
-        session.add(opportunity)
-    elif values["car_model"] is not None:
-        opportunity.car_model_id = values["car_model"]
-    opportunity.last_visit_at = now
-    visit = Visit(
-        store_id=request.store_id,
-        customer=customer,
-        opportunity=opportunity,
-        invitation_id=invitation.id if invitation else None,
-        kiosk_device_id=request.kiosk_device_id,
-        recorded_by=request.recorded_by,
-        source=request.source,
-        purpose=values["purpose"],
-        car_model_id=values["car_model"],
-        party_size=values["party_size"],
-        status=VisitStatus.WAITING.value,
-        is_first_visit=not had_visits,
-        idempotency_key=request.idempotency_key,
-        checked_in_at=now,
+    elif seen.owner_id is not None:
+        preferred, preferred_reason = seen.owner_id, AssignmentReason.RETURNING_OWNER.value
+    else:
+        preferred, preferred_reason = None, None
+    decision = choose(
+        candidates(session, request.store_id),
+        preferred=preferred,
+        preferred_reason=preferred_reason,
     )
-    session.add(visit)
+    assigned = decision.consultant_id is not None
 
-    preferred, preferred_reason = _preference(session, opportunity, invitation)
-    with session.no_autoflush:  # the loads before this visitor, the rows still to be written
-        decision = choose(
-            candidates(session, request.store_id),
-            preferred=preferred,
-            preferred_reason=preferred_reason,
+    consent = {"consent_at": now, "consent_notice_version": request.notice_version}
+    if request.consent:
+        # A fresh consent is the customer's own new wish to be contacted.
+        consent |= {"do_not_contact": False, "do_not_contact_at": None}
+    if known:
+        customer_id = seen.customer_id
+        if request.consent:
+            session.execute(
+                update(_customers).where(_customers.c.id == customer_id).values(consent)
+            )
+    else:
+        customer_id = session.execute(
+            insert(_customers)
+            .values(
+                store_id=request.store_id,
+                mobile=mobile,
+                surname=values["surname"],
+                title=values["title"],
+                created_at=now,
+                **(consent if request.consent else {}),
+            )
+            .returning(_customers.c.id)
+        ).scalar_one()
+    if request.consent:
+        channel = (
+            ConsentChannel.KIOSK
+            if request.source == VisitSource.KIOSK
+            else ConsentChannel.RECEPTION
+        )
+        session.execute(
+            insert(_consents).values(
+                customer_id=customer_id,
+                granted=True,
+                notice_version=request.notice_version,
+                channel=channel.value,
+                recorded_at=now,
+                recorded_by=request.recorded_by,
+            )
+        )
+
+    opportunity: dict[str, Any] = {"last_visit_at": now}
+    if values["car_model"] is not None or seen.opportunity_id is None:
+        opportunity["car_model_id"] = values["car_model"]
+    if assigned:
+        opportunity |= {"owner_id": decision.consultant_id, "pool_since": None, "pool_reason": None}
+    if seen.opportunity_id is not None:
+        opportunity_id = seen.opportunity_id
+        session.execute(
+            update(_opportunities).where(_opportunities.c.id == opportunity_id).values(opportunity)
+        )
+    else:
+        opportunity_id = session.execute(
+            insert(_opportunities)
+            .values(
+                store_id=request.store_id,
+                customer_id=customer_id,
+                status=OpportunityStatus.OPEN.value,
+                created_at=now,
+                **opportunity,
+            )
+            .returning(_opportunities.c.id)
+        ).scalar_one()
+
+    visit_id = session.execute(
+        insert(_visits)
+        .values(
+            store_id=request.store_id,
+            customer_id=customer_id,
+            opportunity_id=opportunity_id,
+            invitation_id=seen.invitation_id,
+            kiosk_device_id=request.kiosk_device_id,
+            recorded_by=request.recorded_by,
+            source=request.source,
+            purpose=values["purpose"],
+            car_model_id=values["car_model"],
+            party_size=values["party_size"],
+            status=(VisitStatus.ASSIGNED if assigned else VisitStatus.WAITING).value,
+            is_first_visit=not seen.had_visits,
+            idempotency_key=request.idempotency_key,
+            checked_in_at=now,
+            consultant_id=decision.consultant_id,
+            assigned_at=now if assigned else None,
+            waiting_candidates=None if assigned else decision.candidates,
+        )
+        .returning(_visits.c.id)
+    ).scalar_one()
+    if seen.invitation_id is not None:
+        session.execute(
+            update(_invitations)
+            .where(_invitations.c.id == seen.invitation_id)
+            .values(status=InvitationStatus.HONOURED.value, visit_id=visit_id)
         )
     position = None
-    if decision.consultant_id is not None:
-        note = None
-        if preferred is not None and decision.consultant_id != preferred:
-            note = PREFERRED_OFF_DUTY
-        _assign(session, visit, opportunity, decision, now, note=note)
+    if assigned:
+        off_duty = preferred is not None and decision.consultant_id != preferred
+        session.execute(
+            insert(_assignments).values(
+                store_id=request.store_id,
+                opportunity_id=opportunity_id,
+                visit_id=visit_id,
+                from_owner_id=seen.owner_id,
+                to_owner_id=decision.consultant_id,
+                assigned_at=now,
+                reason=decision.reason,
+                note=PREFERRED_OFF_DUTY if off_duty else None,
+                to_load=decision.load,
+                to_cap=decision.cap,
+                candidates=decision.candidates,
+            )
+        )
+        session.execute(
+            update(_settings_table)
+            .where(_settings_table.c.user_id == decision.consultant_id)
+            .values(last_walk_in_at=now)
+        )
     else:
-        visit.waiting_candidates = decision.candidates
-    session.flush()
-    if invitation is not None:
-        invitation.status = InvitationStatus.HONOURED.value
-        invitation.visit_id = visit.id
-    if decision.consultant_id is None:
-        position = queue_position(session, visit)
+        position = _queue_position(session, request.store_id, visit_id)
+    # Rows were changed with Core statements: objects this session already holds reload.
+    _expire(session, Customer, customer_id)
+    _expire(session, Opportunity, opportunity_id)
+    _expire(session, Invitation, seen.invitation_id)
+    _expire(session, ConsultantSettings, decision.consultant_id)
     return CheckInResult(
-        visit_id=visit.id,
-        customer_id=customer.id,
+        visit_id=visit_id,
+        customer_id=customer_id,
         consultant_id=decision.consultant_id,
         consultant_name=decision.name,
         queue_position=position,
@@ -490,50 +568,118 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     )
 
 
-def _customer(session: Session, store_id: int, mobile: str) -> Customer | None:
-    return session.scalars(
-        select(Customer).where(Customer.store_id == store_id, Customer.mobile == mobile)
-    ).first()
+_customers = Customer.__table__
+_consents = ConsentRecord.__table__
+_opportunities = Opportunity.__table__
+_visits = Visit.__table__
+_invitations = Invitation.__table__
+_assignments = Assignment.__table__
+_settings_table = ConsultantSettings.__table__
 
 
-def _record_consent(session: Session, customer: Customer, request: CheckIn, now: datetime) -> None:
-    channel = (
-        ConsentChannel.KIOSK if request.source == VisitSource.KIOSK else ConsentChannel.RECEPTION
-    )
-    session.add(
-        ConsentRecord(
-            customer=customer,
-            granted=True,
-            notice_version=request.notice_version,
-            channel=channel.value,
-            recorded_at=now,
-            recorded_by=request.recorded_by,
-        )
-    )
-    customer.consent_at = now
-    customer.consent_notice_version = request.notice_version
-    # A fresh consent at the kiosk is the customer's own new wish to be contacted.
-    customer.do_not_contact = False
-    customer.do_not_contact_at = None
+def _expire(session: Session, model: type[Any], key: int | None) -> None:
+    if key is None:
+        return
+    loaded = session.identity_map.get(identity_key(model, key))
+    if loaded is not None:
+        session.expire(loaded)
 
 
-def _invitation_for_today(
-    session: Session, customer_id: int, store_id: int, now: datetime
-) -> Invitation | None:
-    """A scheduled invitation for the store-local day of the visit is honoured by it."""
-    timezone = session.scalar(select(Store.timezone).where(Store.id == store_id)) or "UTC"
-    start, end = day_bounds_utc(local_date(now, timezone), timezone)
-    return session.scalars(
-        select(Invitation)
-        .where(
-            Invitation.customer_id == customer_id,
-            Invitation.status == InvitationStatus.SCHEDULED.value,
-            Invitation.scheduled_at >= start,
-            Invitation.scheduled_at < end,
-        )
-        .order_by(Invitation.scheduled_at)
+def _timezone(session: Session, store_id: int) -> str:
+    return session.scalar(select(Store.timezone).where(Store.id == store_id)) or "UTC"
+
+
+def _model_id(raw: int | str | None) -> int | None:
+    if raw in (None, "", "none"):
+        return None
+    try:
+        return int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return -1
+
+
+def _valid_model(raw: int | str | None, model_id: int | None, found: bool) -> int | None:
+    """A model of the store's list (found active by the look-up), or None for "not sure yet"."""
+    if model_id is None:
+        return None
+    if not found:
+        raise ValidationError({"car_model": N_("Choose a car model from the list.")})
+    return model_id
+
+
+@cache
+def _lookup_statement() -> Any:
+    """Everything a check-in reads before it decides, in one statement: an earlier visit with
+    the same idempotency key, the car model, the customer, their open opportunity and owner,
+    whether they came before, and an invitation for today."""
+    store_id = bindparam("p_store_id", type_=Integer)
+    day_start = bindparam("p_day_start", type_=UTCDateTime)
+    day_end = bindparam("p_day_end", type_=UTCDateTime)
+    customer = aliased(Customer)
+    opportunity = aliased(Opportunity)
+    earlier = (
+        select(Visit.id)
+        .where(Visit.store_id == store_id, Visit.idempotency_key == bindparam("p_key"))
         .limit(1)
-    ).first()
+        .scalar_subquery()
+    )
+    model_ok = exists().where(
+        CarModel.id == bindparam("p_model_id", type_=Integer),
+        CarModel.store_id == store_id,
+        CarModel.active == true(),
+    )
+    had_visits = exists().where(Visit.customer_id == customer.id)
+    invitation = (
+        select(Invitation.id, Invitation.consultant_id)
+        .where(
+            Invitation.customer_id == customer.id,
+            Invitation.status == InvitationStatus.SCHEDULED.value,
+            Invitation.scheduled_at >= day_start,
+            Invitation.scheduled_at < day_end,
+        )
+        .order_by(Invitation.scheduled_at, Invitation.id)
+        .limit(1)
+    )
+    return (
+        select(
+            earlier.label("earlier_visit"),
+            model_ok.label("model_ok"),
+            customer.id.label("customer_id"),
+            opportunity.id.label("opportunity_id"),
+            opportunity.owner_id.label("owner_id"),
+            had_visits.label("had_visits"),
+            invitation.with_only_columns(Invitation.id).scalar_subquery().label("invitation_id"),
+            invitation.with_only_columns(Invitation.consultant_id)
+            .scalar_subquery()
+            .label("invitation_consultant_id"),
+        )
+        .select_from(select(literal(1).label("one")).subquery("one"))
+        .outerjoin(
+            customer,
+            and_(customer.store_id == store_id, customer.mobile == bindparam("p_mobile")),
+        )
+        .outerjoin(
+            opportunity,
+            and_(
+                opportunity.customer_id == customer.id,
+                opportunity.status == OpportunityStatus.OPEN.value,
+            ),
+        )
+        .limit(1)
+    )
+
+
+def _queue_position(session: Session, store_id: int, visit_id: int) -> int:
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(Visit)
+        .where(
+            Visit.store_id == store_id,
+            Visit.status == VisitStatus.WAITING.value,
+            Visit.id < visit_id,
+        )
+    )
+    return int(ahead or 0) + 1
 
 
 def _by_key(session: Session, store_id: int, key: str) -> CheckInResult | None:
@@ -564,16 +710,7 @@ def _result(session: Session, visit: Visit, *, returning: bool) -> CheckInResult
 
 
 def queue_position(session: Session, visit: Visit) -> int:
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(Visit)
-        .where(
-            Visit.store_id == visit.store_id,
-            Visit.status == VisitStatus.WAITING.value,
-            Visit.id < visit.id,
-        )
-    )
-    return int(ahead or 0) + 1
+    return _queue_position(session, visit.store_id, visit.id)
 
 
 # --- the waiting queue -------------------------------------------------------------------------

@@ -445,6 +445,7 @@ def consent():  # type: ignore[no-untyped-def]
                 idempotency_key=state["key"],
                 source=VisitSource.KIOSK.value,
                 kiosk_device_id=kiosk.id,
+                timezone=kiosk.timezone,
             ),
             utcnow(),
         )
