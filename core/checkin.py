@@ -246,10 +246,16 @@ class Decision:
 
 
 def choose(
-    pool: list[Candidate], *, preferred: int | None = None, preferred_reason: str | None = None
+    pool: list[Candidate],
+    *,
+    preferred: int | None = None,
+    preferred_reason: str | None = None,
+    declined: int | None = None,
 ) -> Decision:
     """The dispatch rule. ``preferred``: the invitation's or the owner's consultant, who gets
-    the visitor whenever they are on duty (busy or at cap: the customer is theirs)."""
+    the visitor whenever they are on duty (busy or at cap: the customer is theirs).
+    ``declined``: a consultant the customer asked customer service not to have again; the
+    rotation passes them over."""
     by_id = {c.user_id: c for c in pool}
     chosen = by_id.get(preferred) if preferred is not None else None
     if chosen and chosen.active and chosen.presence == Presence.ON_DUTY:
@@ -266,6 +272,8 @@ def choose(
     for c in pool:
         if not c.active:
             c.skipped = "inactive"
+        elif c.user_id == declined:
+            c.skipped = "declined"
         elif c.presence != Presence.ON_DUTY:
             c.skipped = c.presence
         elif c.busy:
@@ -433,6 +441,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
         candidates(session, request.store_id),
         preferred=preferred,
         preferred_reason=preferred_reason,
+        declined=seen.declined_owner_id,
     )
     assigned = decision.consultant_id is not None
 
@@ -448,16 +457,15 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             )
     else:
         customer_id = session.execute(
-            insert(_customers)
-            .values(
+            _inserting(_customers),
+            dict(
                 store_id=request.store_id,
                 mobile=mobile,
                 surname=values["surname"],
                 title=values["title"],
                 created_at=now,
                 **(consent if request.consent else {}),
-            )
-            .returning(_customers.c.id)
+            ),
         ).scalar_one()
     if request.consent:
         channel = (
@@ -466,14 +474,15 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             else ConsentChannel.RECEPTION
         )
         session.execute(
-            insert(_consents).values(
+            _inserting(_consents),
+            dict(
                 customer_id=customer_id,
                 granted=True,
                 notice_version=request.notice_version,
                 channel=channel.value,
                 recorded_at=now,
                 recorded_by=request.recorded_by,
-            )
+            ),
         )
 
     opportunity: dict[str, Any] = {"last_visit_at": now}
@@ -488,20 +497,19 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
         )
     else:
         opportunity_id = session.execute(
-            insert(_opportunities)
-            .values(
+            _inserting(_opportunities),
+            dict(
                 store_id=request.store_id,
                 customer_id=customer_id,
                 status=OpportunityStatus.OPEN.value,
                 created_at=now,
                 **opportunity,
-            )
-            .returning(_opportunities.c.id)
+            ),
         ).scalar_one()
 
     visit_id = session.execute(
-        insert(_visits)
-        .values(
+        _inserting(_visits),
+        dict(
             store_id=request.store_id,
             customer_id=customer_id,
             opportunity_id=opportunity_id,
@@ -519,8 +527,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             consultant_id=decision.consultant_id,
             assigned_at=now if assigned else None,
             waiting_candidates=None if assigned else decision.candidates,
-        )
-        .returning(_visits.c.id)
+        ),
     ).scalar_one()
     if seen.invitation_id is not None:
         session.execute(
@@ -532,7 +539,8 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     if assigned:
         off_duty = preferred is not None and decision.consultant_id != preferred
         session.execute(
-            insert(_assignments).values(
+            _inserting(_assignments),
+            dict(
                 store_id=request.store_id,
                 opportunity_id=opportunity_id,
                 visit_id=visit_id,
@@ -544,7 +552,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
                 to_load=decision.load,
                 to_cap=decision.cap,
                 candidates=decision.candidates,
-            )
+            ),
         )
         session.execute(
             update(_settings_table)
@@ -575,6 +583,12 @@ _visits = Visit.__table__
 _invitations = Invitation.__table__
 _assignments = Assignment.__table__
 _settings_table = ConsultantSettings.__table__
+
+
+@cache
+def _inserting(table: Any) -> Any:
+    """An INSERT returning the new id, built once; the values come as parameters."""
+    return insert(table).returning(table.c.id)
 
 
 def _expire(session: Session, model: type[Any], key: int | None) -> None:
@@ -647,6 +661,7 @@ def _lookup_statement() -> Any:
             customer.id.label("customer_id"),
             opportunity.id.label("opportunity_id"),
             opportunity.owner_id.label("owner_id"),
+            opportunity.declined_owner_id.label("declined_owner_id"),
             had_visits.label("had_visits"),
             invitation.with_only_columns(Invitation.id).scalar_subquery().label("invitation_id"),
             invitation.with_only_columns(Invitation.consultant_id)
@@ -732,7 +747,12 @@ def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
     pool = candidates(session, store_id)
     for visit, opportunity, invitation in waiting:
         preferred, preferred_reason = _preference(session, opportunity, invitation)
-        decision = choose(pool, preferred=preferred, preferred_reason=preferred_reason)
+        decision = choose(
+            pool,
+            preferred=preferred,
+            preferred_reason=preferred_reason,
+            declined=opportunity.declined_owner_id,
+        )
         if decision.consultant_id is None:
             continue  # a later visitor may still go to their own consultant
         reason = decision.reason

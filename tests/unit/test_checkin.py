@@ -343,3 +343,35 @@ def test_the_screens_data(factory, session, store):
     board = checkin.lobby_board(session, store.id)
     assert [w.surname for w in board.waiting] == ["李"]
     assert board.free == [] and board.busy == ["Anna"]
+
+
+def test_the_rotation_passes_over_a_consultant_the_customer_declined(factory, session, store):
+    declined = factory.consultant(store, name="Declined")
+    factory.settings(declined).last_walk_in_at = NOW - timedelta(hours=5)  # first in rotation
+    other = factory.consultant(store, name="Other")
+    factory.settings(other).last_walk_in_at = NOW - timedelta(minutes=5)
+    customer = factory.customer(store, mobile="13912340000")
+    opportunity = factory.opportunity(
+        customer, grade="C", in_pool=True, declined_owner_id=declined.id
+    )
+    result = arrive(session, store, mobile="13912340000", surname=None, title=None)
+    assert result.consultant_id == other.id
+    [assignment] = session.scalars(
+        select(Assignment).where(Assignment.visit_id == result.visit_id)
+    ).all()
+    assert {c["name"]: c["skipped"] for c in assignment.candidates}["Declined"] == "declined"
+    assert session.get(Opportunity, opportunity.id).owner_id == other.id
+
+
+def test_a_waiting_visitor_is_not_handed_to_the_consultant_they_declined(factory, session, store):
+    declined = factory.consultant(store, name="Declined", presence=Presence.ON_BREAK)
+    customer = factory.customer(store, mobile="13912340001")
+    factory.opportunity(customer, grade="C", in_pool=True, declined_owner_id=declined.id)
+    result = arrive(session, store, mobile="13912340001", surname=None, title=None)
+    assert result.consultant_id is None and result.queue_position == 1
+    factory.settings(declined).presence = Presence.ON_DUTY.value
+    session.flush()
+    assert checkin.dispatch_waiting(session, store.id, later(5)) == 0
+    other = factory.consultant(store, name="Other")
+    assert checkin.dispatch_waiting(session, store.id, later(6)) == 1
+    assert visit(session, result).consultant_id == other.id
