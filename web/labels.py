@@ -109,6 +109,7 @@ LABELS = {
         "later_in_rotation": _l("Later in the rotation"),
         "not_owner": _l("Not the customer's own consultant"),
         "not_chosen": _l("Not chosen"),
+        "declined": _l("The customer asked for someone else"),
     },
     "job_kind": {
         "nightly": _l("Nightly run"),
@@ -149,6 +150,15 @@ LABELS = {
         "unplaced": _l("unplaced"),
         "host": _l("host"),
         "pid": _l("process"),
+    },
+    # Steps of the analytics funnel.
+    "funnel_step": {
+        "visits": _l("Visits"),
+        "first_receptions": _l("First receptions"),
+        "intent": _l("Intent"),
+        "invitations": _l("Invitations"),
+        "revisits": _l("Revisits"),
+        "orders": _l("Orders"),
     },
 }
 

@@ -1,0 +1,244 @@
+"""Customer service's callback console: today's worklist, one task with its call and
+questionnaire, and handing the refill pool out on demand (DESIGN.md section 3 steps 5-8).
+
+CS agents work the list. Managers may look, and may also claim and record calls: a manager
+covering the phones when customer service is short-handed is everyday dealership practice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import format_date, format_datetime, ngettext
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from console import bp
+from console.auth import roles
+from core import callbacks
+from core.db import utcnow
+from core.enums import CallbackKind, CallbackOutcome, Role
+from core.errors import DomainError, NotFound, ValidationError
+from core.timeutil import local_date
+from extensions import db
+from web.labels import label
+from web.refusals import refuse
+
+CALLERS = (Role.CS_AGENT, Role.MANAGER)
+
+
+def _today():  # type: ignore[no-untyped-def]
+    return local_date(utcnow(), current_user.timezone)
+
+
+def _errors(exc: ValidationError) -> dict[str, str]:
+    return {name: _(message) for name, message in exc.errors.items()}
+
+
+# --- the worklist ------------------------------------------------------------------------------
+
+
+@bp.route("/callbacks")
+@roles(*CALLERS)
+def worklist():  # type: ignore[no-untyped-def]
+    kind = request.args.get("kind") or None
+    page = request.args.get("page", 1, type=int) or 1
+    result = callbacks.worklist(
+        db.session,
+        current_user.store_id,
+        _today(),
+        current_user.id,
+        utcnow(),
+        kind=kind,
+        page=page,
+    )
+    return render_template(
+        "console/worklist.html",
+        result=result,
+        kinds=[k.value for k in CallbackKind],
+        pool=callbacks.pool_size(db.session, current_user.store_id),
+        today=_today(),
+    )
+
+
+@bp.route("/callbacks/hand-out", methods=["POST"])
+@roles(*CALLERS)
+def hand_out():  # type: ignore[no-untyped-def]
+    """Hand the refill pool out now instead of tonight."""
+    done = callbacks.hand_out_pool(db.session, current_user.store_id, current_user.id, utcnow())
+    if done.placed:
+        flash(
+            ngettext(
+                "%(num)d customer was handed to a consultant.",
+                "%(num)d customers were handed to consultants.",
+                done.placed,
+            )
+            + " "
+            + "; ".join(_("%(name)s: %(num)d", name=name, num=n) for name, n in done.placed_with),
+            "success",
+        )
+    else:
+        flash(_("Nobody was handed out."), "info")
+    if done.unplaced:
+        flash(
+            ngettext(
+                "%(num)d customer is still waiting: no consultant could take them.",
+                "%(num)d customers are still waiting: no consultant could take them.",
+                done.unplaced,
+            ),
+            "error",
+        )
+    if done.skipped:
+        flash(
+            _(
+                "Skipped: %(list)s",
+                list="; ".join(
+                    f"{name} ({label('skip_reason', why)})" for name, why in done.skipped
+                ),
+            ),
+            "info",
+        )
+    return redirect(url_for("console.worklist"))
+
+
+# --- one task ----------------------------------------------------------------------------------
+
+
+def _task_page(
+    task_id: int,
+    form: callbacks.CallbackForm | None = None,
+    errors: dict[str, str] | None = None,
+    *,
+    revealed: str | None = None,
+    status: int = 200,
+) -> Any:
+    detail = callbacks.task_detail(
+        db.session, current_user.store_id, task_id, current_user.id, utcnow()
+    )
+    return (
+        render_template(
+            "console/callback.html",
+            task=detail,
+            form=form or callbacks.CallbackForm(),
+            errors=errors or {},
+            revealed_mobile=revealed,
+            today=_today(),
+            **callbacks.form_choices(),
+        ),
+        status,
+    )
+
+
+@bp.route("/callbacks/<int:task_id>")
+@roles(*CALLERS)
+def callback(task_id: int):  # type: ignore[no-untyped-def]
+    return _task_page(task_id)
+
+
+@bp.route("/callbacks/<int:task_id>/claim", methods=["POST"])
+@roles(*CALLERS)
+def callback_claim(task_id: int):  # type: ignore[no-untyped-def]
+    try:
+        callbacks.claim(db.session, current_user.store_id, task_id, current_user.id, utcnow())
+    except NotFound:
+        raise
+    except DomainError as exc:
+        refuse(exc)
+        return redirect(url_for("console.worklist"))
+    return redirect(url_for("console.callback", task_id=task_id))
+
+
+@bp.route("/callbacks/<int:task_id>/release", methods=["POST"])
+@roles(*CALLERS)
+def callback_release(task_id: int):  # type: ignore[no-untyped-def]
+    try:
+        callbacks.release(db.session, current_user.store_id, task_id, current_user.id)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        refuse(exc)
+        return redirect(url_for("console.worklist"))
+    flash(_("The callback is back on the list for anyone to take."), "info")
+    return redirect(url_for("console.worklist"))
+
+
+@bp.route("/callbacks/<int:task_id>/reveal", methods=["POST"])
+@roles(*CALLERS)
+def callback_reveal(task_id: int):  # type: ignore[no-untyped-def]
+    try:
+        mobile = callbacks.reveal_task_mobile(
+            db.session, current_user.store_id, task_id, current_user.id, utcnow()
+        )
+    except NotFound:
+        raise
+    except DomainError as exc:
+        refuse(exc)
+        return redirect(url_for("console.callback", task_id=task_id))
+    if request.headers.get("HX-Request"):
+        return render_template("console/_callback_mobile.html", revealed_mobile=mobile)
+    return _task_page(task_id, revealed=mobile)
+
+
+@bp.route("/callbacks/<int:task_id>/record", methods=["POST"])
+@roles(*CALLERS)
+def callback_record(task_id: int):  # type: ignore[no-untyped-def]
+    form = callbacks.CallbackForm(
+        **{name: request.form.get(name, "").strip() for name in callbacks.CallbackForm.names()}
+    )
+    try:
+        result = callbacks.record_callback(
+            db.session, current_user.store_id, task_id, current_user.id, utcnow(), form
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        return _task_page(task_id, form, _errors(exc), status=422)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        refuse(exc)
+        return redirect(url_for("console.worklist"))
+    flash(_message(result), "success")
+    return redirect(url_for("console.worklist"))
+
+
+def _message(result: callbacks.RecordResult) -> str:
+    """What the agent is told after saving: what happens next."""
+    if result.outcome == CallbackOutcome.UNREACHABLE.value:
+        return _("Not reached: the customer will be called again tomorrow.")
+    if result.outcome == CallbackOutcome.GAVE_UP.value:
+        return _("Not reached: the callback is closed as unreachable.")
+    if result.outcome == CallbackOutcome.BOUGHT_ELSEWHERE.value:
+        return _("Recorded: the customer bought elsewhere; the opportunity is closed as lost.")
+    if result.outcome == CallbackOutcome.DO_NOT_CONTACT.value:
+        return _("Recorded: the customer will not be contacted again.")
+    parts = []
+    if result.defeat_overturned:
+        parts.append(_("The defeat is overturned: the opportunity is open again."))
+    if result.outcome == CallbackOutcome.INVITE_BACK.value and result.invitation_at:
+        when = format_datetime(result.invitation_at, "short")
+        if result.consultant_name:
+            parts.append(
+                _(
+                    "Invitation for %(when)s with %(name)s.",
+                    when=when,
+                    name=result.consultant_name,
+                )
+            )
+        else:
+            parts.append(
+                _(
+                    "Invitation for %(when)s. The customer waits for a consultant in the pool.",
+                    when=when,
+                )
+            )
+    elif result.outcome == CallbackOutcome.CALL_AGAIN.value and result.call_again_on:
+        parts.append(
+            _(
+                "The customer will be on the list again on %(date)s.",
+                date=format_date(result.call_again_on, "medium"),
+            )
+        )
+    else:
+        parts.append(_("The answers are recorded for the consultant."))
+    return " ".join(parts)
