@@ -629,55 +629,57 @@ def _lookup_statement() -> Any:
     store_id = bindparam("p_store_id", type_=Integer)
     day_start = bindparam("p_day_start", type_=UTCDateTime)
     day_end = bindparam("p_day_end", type_=UTCDateTime)
-    customer = aliased(Customer)
-    opportunity = aliased(Opportunity)
+    # Core tables, not ORM entities: the statement is cached and runs without ORM set-up.
+    customer = _customers.alias("customer")
+    opportunity = _opportunities.alias("opportunity")
+    visits, models, invitations = _visits.c, CarModel.__table__.c, _invitations.c
     earlier = (
-        select(Visit.id)
-        .where(Visit.store_id == store_id, Visit.idempotency_key == bindparam("p_key"))
+        select(visits.id)
+        .where(visits.store_id == store_id, visits.idempotency_key == bindparam("p_key"))
         .limit(1)
         .scalar_subquery()
     )
     model_ok = exists().where(
-        CarModel.id == bindparam("p_model_id", type_=Integer),
-        CarModel.store_id == store_id,
-        CarModel.active == true(),
+        models.id == bindparam("p_model_id", type_=Integer),
+        models.store_id == store_id,
+        models.active == true(),
     )
-    had_visits = exists().where(Visit.customer_id == customer.id)
+    had_visits = exists().where(visits.customer_id == customer.c.id)
     invitation = (
-        select(Invitation.id, Invitation.consultant_id)
+        select(invitations.id)
         .where(
-            Invitation.customer_id == customer.id,
-            Invitation.status == InvitationStatus.SCHEDULED.value,
-            Invitation.scheduled_at >= day_start,
-            Invitation.scheduled_at < day_end,
+            invitations.customer_id == customer.c.id,
+            invitations.status == InvitationStatus.SCHEDULED.value,
+            invitations.scheduled_at >= day_start,
+            invitations.scheduled_at < day_end,
         )
-        .order_by(Invitation.scheduled_at, Invitation.id)
+        .order_by(invitations.scheduled_at, invitations.id)
         .limit(1)
     )
     return (
         select(
             earlier.label("earlier_visit"),
             model_ok.label("model_ok"),
-            customer.id.label("customer_id"),
-            opportunity.id.label("opportunity_id"),
-            opportunity.owner_id.label("owner_id"),
-            opportunity.declined_owner_id.label("declined_owner_id"),
+            customer.c.id.label("customer_id"),
+            opportunity.c.id.label("opportunity_id"),
+            opportunity.c.owner_id.label("owner_id"),
+            opportunity.c.declined_owner_id.label("declined_owner_id"),
             had_visits.label("had_visits"),
-            invitation.with_only_columns(Invitation.id).scalar_subquery().label("invitation_id"),
-            invitation.with_only_columns(Invitation.consultant_id)
+            invitation.scalar_subquery().label("invitation_id"),
+            invitation.with_only_columns(invitations.consultant_id)
             .scalar_subquery()
             .label("invitation_consultant_id"),
         )
         .select_from(select(literal(1).label("one")).subquery("one"))
         .outerjoin(
             customer,
-            and_(customer.store_id == store_id, customer.mobile == bindparam("p_mobile")),
+            and_(customer.c.store_id == store_id, customer.c.mobile == bindparam("p_mobile")),
         )
         .outerjoin(
             opportunity,
             and_(
-                opportunity.customer_id == customer.id,
-                opportunity.status == OpportunityStatus.OPEN.value,
+                opportunity.c.customer_id == customer.c.id,
+                opportunity.c.status == OpportunityStatus.OPEN.value,
             ),
         )
         .limit(1)

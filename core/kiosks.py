@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -58,22 +60,44 @@ def enrol(session: Session, *, store_id: int, name: str, role: str, user_id: int
     return token
 
 
+@cache
+def _device_statement() -> Any:
+    """Built once: the device by its token digest, with its store (columns, not objects)."""
+    device, store = KioskDevice.__table__.c, Store.__table__.c  # Core: no ORM query set-up
+    return (
+        select(
+            device.id,
+            device.name,
+            device.last_seen_at,
+            store.id.label("store_id"),
+            store.name.label("store_name"),
+            store.timezone,
+            store.default_locale,
+        )
+        .join_from(KioskDevice.__table__, Store.__table__, store.id == device.store_id)
+        .where(
+            device.token_hash == bindparam("p_digest"),
+            device.revoked_at.is_(None),
+            store.active == true(),
+        )
+    )
+
+
 def kiosk_for_token(session: Session, token: str | None, now: datetime) -> Kiosk | None:
-    """The enrolled, not revoked device holding this token, or None."""
+    """The enrolled, not revoked device holding this token, or None (one statement; a second
+    every few minutes to note that the device was seen)."""
     if not token:
         return None
-    row = session.execute(
-        select(KioskDevice, Store)
-        .join(Store, Store.id == KioskDevice.store_id)
-        .where(KioskDevice.token_hash == token_digest(token), KioskDevice.revoked_at.is_(None))
-        .where(Store.active)
-    ).first()
+    row = session.execute(_device_statement(), {"p_digest": token_digest(token)}).first()
     if row is None:
         return None
-    device, store = row
-    if device.last_seen_at is None or now - device.last_seen_at > SEEN_EVERY:
-        device.last_seen_at = now
-    return Kiosk(device.id, device.name, store.id, store.name, store.timezone, store.default_locale)
+    if row.last_seen_at is None or now - row.last_seen_at > SEEN_EVERY:
+        session.execute(
+            update(KioskDevice.__table__)
+            .where(KioskDevice.__table__.c.id == row.id)
+            .values(last_seen_at=now)
+        )
+    return Kiosk(row.id, row.name, row.store_id, row.store_name, row.timezone, row.default_locale)
 
 
 def revoke(session: Session, *, store_id: int, device_id: int, user_id: int, now: datetime) -> None:
