@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import checkin, console_pages, nightly
+from bench import checkin, console_pages, nightly, whatif
 from bench.harness import postgres_available, postgres_database, print_table, sqlite_database
 
 
@@ -14,11 +14,15 @@ def main() -> int:
         rows += console_pages.run(url, "sqlite")
     with sqlite_database() as url:
         rows += checkin.run(url, "sqlite")
+    with sqlite_database() as url:
+        rows += whatif.run(url, "sqlite")
     if postgres_available():
         with postgres_database() as url:
             rows += console_pages.run(url, "postgresql")
         with postgres_database() as url:
             rows += checkin.run(url, "postgresql")
+        with postgres_database() as url:
+            rows += whatif.run(url, "postgresql")
         with postgres_database() as url:
             rows += nightly.run(url)
     else:

@@ -1,0 +1,361 @@
+"""The manager's rules page: load caps and consultants, cycle rules and retries (with a what-if
+preview of tonight's run before saving), the needs-analysis scoring, the history of changes;
+and reassigning customers by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+
+from console import bp
+from console.auth import roles
+from core import rule_admin, whatif
+from core.db import utcnow
+from core.enums import Role
+from core.errors import DomainError, NotFound, ValidationError
+from core.rules import current_rules
+from core.team import consultant_loads
+from extensions import db
+from web.refusals import refuse
+
+GRADES = rule_admin.GRADES
+TABS = ("dispatch", "scoring", "history")
+# A form never carries more rows than the rules allow, plus the one being added.
+MAX_INDICATORS = rule_admin.INDICATORS_MAX + 1
+MAX_OPTIONS = rule_admin.OPTIONS_MAX + 1
+
+
+def _errors(exc: ValidationError) -> dict[str, str]:
+    return {name: _(message) for name, message in exc.errors.items()}
+
+
+# --- load caps, consultants, cycle rules ------------------------------------------------------
+
+
+def _dispatch_form_from_rules() -> dict[str, Any]:
+    rules = current_rules(db.session, current_user.store_id)
+    form: dict[str, Any] = {
+        "default_load_cap": str(rules.default_load_cap),
+        "retry_limit": str(rules.callback_retry_limit),
+        "previewed": "",
+    }
+    for grade in GRADES:
+        form[f"follow_up_{grade}"] = str(rules.cycles[grade].follow_up_days)
+        form[f"cycle_{grade}"] = str(rules.cycles[grade].cycle_days)
+    for c in rule_admin.consultant_settings(db.session, current_user.store_id):
+        form[f"cap-{c.user_id}"] = "" if c.load_cap is None else str(c.load_cap)
+        form[f"active-{c.user_id}"] = c.active
+    return form
+
+
+def _dispatch_form_from_request(
+    consultants: list[rule_admin.ConsultantSetting],
+) -> dict[str, Any]:
+    names = ["default_load_cap", "retry_limit", "previewed"]
+    names += [f"{part}_{g}" for g in GRADES for part in ("follow_up", "cycle")]
+    form: dict[str, Any] = {name: request.form.get(name, "").strip() for name in names}
+    for c in consultants:
+        form[f"cap-{c.user_id}"] = request.form.get(f"cap-{c.user_id}", "").strip()
+        form[f"active-{c.user_id}"] = request.form.get(f"active-{c.user_id}") == "on"
+    return form
+
+
+def _page(tab: str, status: int = 200, **context: Any) -> Any:
+    store_id = current_user.store_id
+    if tab == "dispatch":
+        context.setdefault("form", _dispatch_form_from_rules())
+        context.setdefault("errors", {})
+        context["consultants"] = rule_admin.consultant_settings(db.session, store_id)
+        context["loads"] = {c.user_id: c for c in consultant_loads(db.session, store_id)}
+        context["grades"] = GRADES
+    elif tab == "scoring":
+        context.setdefault("scoring", _scoring_form(current_rules(db.session, store_id).scoring))
+        context.setdefault("errors", {})
+        context["max_total"] = rule_admin.max_total(context["scoring"])
+    else:
+        context["history"] = rule_admin.history(db.session, store_id)
+    return render_template("console/rules.html", tab=tab, **context), status
+
+
+@bp.route("/rules")
+@roles(Role.MANAGER)
+def rules():  # type: ignore[no-untyped-def]
+    tab = request.args.get("tab", "dispatch")
+    return _page(tab if tab in TABS else "dispatch")
+
+
+@bp.route("/rules/dispatch", methods=["POST"])
+@roles(Role.MANAGER)
+def rules_dispatch():  # type: ignore[no-untyped-def]
+    """Preview tonight's run with the values typed, or save them. Saving values that were not
+    previewed as they are shows their preview first: a manager always sees what a change of
+    caps or cycles does before it is in force."""
+    store_id = current_user.store_id
+    consultants = rule_admin.consultant_settings(db.session, store_id)
+    form = _dispatch_form_from_request(consultants)
+    try:
+        change = rule_admin.validate_dispatch(
+            db.session,
+            store_id,
+            form["default_load_cap"],
+            form["retry_limit"],
+            {g: (form[f"follow_up_{g}"], form[f"cycle_{g}"]) for g in GRADES},
+            {
+                c.user_id: (form[f"cap-{c.user_id}"], form[f"active-{c.user_id}"])
+                for c in consultants
+            },
+        )
+    except ValidationError as exc:
+        return _page("dispatch", 422, form=form, errors=_errors(exc))
+    fingerprint = change.fingerprint()
+    if request.form.get("action") == "save" and form["previewed"] == fingerprint:
+        saved = rule_admin.save_dispatch(db.session, store_id, current_user.id, utcnow(), change)
+        if not saved.rules_changed and not saved.consultants_changed:
+            flash(_("Nothing changed: these are the rules in force."), "info")
+        else:
+            flash(_("Rules saved. Tonight's run uses them."), "success")
+        return redirect(url_for("console.rules", tab="dispatch"))
+    preview = whatif.preview(db.session, store_id, utcnow(), change)
+    if request.form.get("action") == "save":
+        flash(
+            _("Check what tonight's run would do with these values, then save them."),
+            "info",
+        )
+    form["previewed"] = fingerprint
+    return _page("dispatch", form=form, errors={}, preview=preview)
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def _scoring_form(scoring: dict[str, Any]) -> dict[str, Any]:
+    """The stored scoring as the editor shows it (every value a string)."""
+    return {
+        "indicators": [
+            {
+                "key": ind["key"],
+                "label": dict(ind["label"]),
+                "options": [
+                    {"key": o["key"], "label": dict(o["label"]), "points": str(o["points"])}
+                    for o in ind["options"]
+                ],
+            }
+            for ind in scoring["indicators"]
+        ],
+        "thresholds": {g: str(scoring["thresholds"][g]) for g in GRADES},
+    }
+
+
+def _count(name: str, limit: int) -> int:
+    raw = request.form.get(name, "0")
+    return min(int(raw), limit) if raw.isdigit() else 0
+
+
+def _scoring_from_request() -> dict[str, Any]:
+    f = request.form
+    indicators = []
+    for i in range(_count("ind_count", MAX_INDICATORS)):
+        p = f"ind-{i}"
+        options = []
+        for j in range(_count(f"{p}-opt_count", MAX_OPTIONS)):
+            q = f"{p}-opt-{j}"
+            options.append(
+                {
+                    "key": f.get(f"{q}-key", "").strip(),
+                    "label": {
+                        "zh": f.get(f"{q}-zh", "").strip(),
+                        "en": f.get(f"{q}-en", "").strip(),
+                    },
+                    "points": f.get(f"{q}-points", "").strip(),
+                }
+            )
+        indicators.append(
+            {
+                "key": f.get(f"{p}-key", "").strip(),
+                "label": {"zh": f.get(f"{p}-zh", "").strip(), "en": f.get(f"{p}-en", "").strip()},
+                "options": options,
+            }
+        )
+    thresholds = {g: f.get(f"threshold_{g}", "").strip() for g in GRADES}
+    return {"indicators": indicators, "thresholds": thresholds}
+
+
+def _blank_option() -> dict[str, Any]:
+    return {"key": "", "label": {"zh": "", "en": ""}, "points": "0"}
+
+
+def _edit(scoring: dict[str, Any], action: str) -> str | None:
+    """Add or remove a row as the button asked; returns the id of the field to focus next."""
+    parts = action.split("-")
+    indicators = scoring["indicators"]
+    try:
+        if parts[0] == "add_indicator" and len(indicators) < rule_admin.INDICATORS_MAX:
+            indicators.append(
+                {
+                    "key": "",
+                    "label": {"zh": "", "en": ""},
+                    "options": [_blank_option(), _blank_option()],
+                }
+            )
+            return f"ind-{len(indicators) - 1}-zh"
+        if parts[0] == "remove_indicator":
+            del indicators[int(parts[1])]
+            return "add-indicator"
+        if parts[0] == "add_option":
+            i = int(parts[1])
+            if len(indicators[i]["options"]) < rule_admin.OPTIONS_MAX:
+                indicators[i]["options"].append(_blank_option())
+                return f"ind-{i}-opt-{len(indicators[i]['options']) - 1}-zh"
+            return f"add-option-{i}"
+        if parts[0] == "remove_option":
+            i, j = int(parts[1]), int(parts[2])
+            del indicators[i]["options"][j]
+            return f"add-option-{i}"
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+@bp.route("/rules/scoring", methods=["POST"])
+@roles(Role.MANAGER)
+def rules_scoring():  # type: ignore[no-untyped-def]
+    scoring = _scoring_from_request()
+    action = request.form.get("action", "save")
+    if action != "save":
+        focus = _edit(scoring, action)
+        return _page("scoring", scoring=scoring, errors={}, focus=focus)
+    try:
+        saved = rule_admin.save_scoring(
+            db.session, current_user.store_id, current_user.id, utcnow(), scoring
+        )
+    except ValidationError as exc:
+        return _page("scoring", 422, scoring=scoring, errors=_errors(exc))
+    if saved.changed:
+        flash(_("Scoring saved. New needs analyses use it."), "success")
+    else:
+        flash(_("Nothing changed: these are the rules in force."), "info")
+    return redirect(url_for("console.rules", tab="scoring"))
+
+
+# --- manual reassignment ----------------------------------------------------------------------
+
+
+def _source(raw: str | None) -> int | None:
+    """The consultant whose customers are listed, or None for the refill pool."""
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _reassign_page(
+    source: int | None, form: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Any:
+    store_id = current_user.store_id
+    team = consultant_loads(db.session, store_id)
+    if source is not None and not any(c.user_id == source for c in team):
+        raise NotFound("consultant")
+    listing = rule_admin.reassignable(db.session, store_id, source)
+    chosen = set(form.get("opportunities", []))
+    target = next((c for c in team if str(c.user_id) == form.get("to")), None)
+    counting = sum(
+        1 for r in listing.rows if str(r.opportunity_id) in chosen and r.counts_towards_load
+    )
+    return (
+        render_template(
+            "console/reassign.html",
+            team=team,
+            source=source,
+            source_name=next((c.display_name for c in team if c.user_id == source), None),
+            listing=listing,
+            targets=[c for c in team if c.active and c.user_id != source],
+            form=form,
+            chosen=chosen,
+            errors=errors,
+            target=target,
+            load_after=(target.load + counting) if target else None,
+            reason_max=rule_admin.REASON_MAX,
+        ),
+        status,
+    )
+
+
+@bp.route("/reassign", methods=["GET", "POST"])
+@roles(Role.MANAGER)
+def reassign():  # type: ignore[no-untyped-def]
+    """Move one or many of a consultant's (or the pool's) open customers to another consultant or
+    to the pool, with a written reason."""
+    if request.method == "GET":
+        source = _source(request.args.get("from"))
+        return _reassign_page(source, {"from": "" if source is None else str(source)}, {})
+    form: dict[str, Any] = {
+        "from": request.form.get("from", "").strip(),
+        "to": request.form.get("to", "").strip(),
+        "reason": request.form.get("reason", "").strip(),
+        "opportunities": [v for v in request.form.getlist("opportunity") if v.isdigit()],
+        "confirm_over_cap": request.form.get("confirm_over_cap") == "on",
+    }
+    source = _source(form["from"])
+    errors: dict[str, str] = {}
+    to_owner: int | None = None
+    if form["to"].isdigit():
+        to_owner = int(form["to"])
+    elif form["to"] != "pool":
+        # nobody chosen: core refuses a consultant who does not exist, with the other checks
+        errors["to_owner"] = _("Choose who receives the customers: a consultant or the pool.")
+        to_owner = 0
+    try:
+        moved = rule_admin.reassign(
+            db.session,
+            current_user.store_id,
+            current_user.id,
+            utcnow(),
+            [int(v) for v in form["opportunities"]],
+            to_owner,
+            form["reason"],
+            allow_over_cap=form["confirm_over_cap"],
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        return _reassign_page(source, form, {**_errors(exc), **errors}, 422)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        refuse(exc)
+        return redirect(url_for("console.reassign", **({"from": source} if source else {})))
+    if to_owner is None:
+        flash(
+            ngettext(
+                "%(num)d customer put in the pool: tonight's refill hands them out.",
+                "%(num)d customers put in the pool: tonight's refill hands them out.",
+                moved.moved,
+            ),
+            "success",
+        )
+    else:
+        name = next(
+            c.display_name
+            for c in consultant_loads(db.session, current_user.store_id)
+            if c.user_id == to_owner
+        )
+        flash(
+            ngettext(
+                "%(num)d customer reassigned to %(name)s.",
+                "%(num)d customers reassigned to %(name)s.",
+                moved.moved,
+                name=name,
+            ),
+            "success",
+        )
+        if moved.over_cap:
+            flash(
+                _(
+                    "%(name)s is now above the load cap: %(load)s of %(cap)s.",
+                    name=name,
+                    load=moved.load_after,
+                    cap=moved.to_cap,
+                ),
+                "info",
+            )
+    return redirect(url_for("console.reassign", **({"from": source} if source else {})))
