@@ -22,13 +22,26 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, exists, func, insert, literal, select, true, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from core import audit
 from core.db import UTCDateTime
 from core.enums import (
+    HIGH_INTENT,
     AssignmentReason,
     ConsentChannel,
     InvitationStatus,
@@ -56,7 +69,6 @@ from core.models import (
     Visit,
 )
 from core.phone import mask_mobile, normalise_mobile
-from core.team import load_by_owner
 from core.timeutil import day_bounds_utc, local_date
 
 NOTICE_VERSION = "2026-01"
@@ -193,36 +205,50 @@ def _candidates_statement() -> Any:
     """Built once: consultants with presence, busy state, load and cap (the store's default
     cap from its latest rule set where they have none of their own)."""
     store_id = bindparam("p_store_id", type_=Integer)
-    load = load_by_owner(store_id)
+    # Core tables, not ORM entities: the statement runs without ORM set-up on every check-in.
+    users, settings = User.__table__.c, ConsultantSettings.__table__.c
+    opps, visits, rules = _opportunities.c, _visits.c, RuleSet.__table__.c
+    load = (
+        select(opps.owner_id, func.count().label("load"))
+        .where(
+            opps.store_id == store_id,
+            opps.status == OpportunityStatus.OPEN.value,
+            or_(opps.grade.is_(None), opps.grade.in_([g.value for g in HIGH_INTENT])),
+            opps.owner_id.is_not(None),
+        )
+        .group_by(opps.owner_id)
+        .subquery()
+    )
     busy = (
-        select(Visit.consultant_id, func.count().label("n"))
-        .where(Visit.store_id == store_id, Visit.status.in_(BUSY))
-        .group_by(Visit.consultant_id)
+        select(visits.consultant_id, func.count().label("n"))
+        .where(visits.store_id == store_id, visits.status.in_(BUSY))
+        .group_by(visits.consultant_id)
         .subquery()
     )
     default_cap = (
-        select(RuleSet.default_load_cap)
-        .where(RuleSet.store_id == store_id)
-        .order_by(RuleSet.version.desc())
+        select(rules.default_load_cap)
+        .where(rules.store_id == store_id)
+        .order_by(rules.version.desc())
         .limit(1)
         .scalar_subquery()
     )
     return (
         select(
-            User.id,
-            User.display_name,
-            ConsultantSettings.presence,
-            User.active & ConsultantSettings.active,
+            users.id,
+            users.display_name,
+            settings.presence,
+            users.active & settings.active,
             func.coalesce(busy.c.n, 0),
             func.coalesce(load.c.load, 0),
-            func.coalesce(ConsultantSettings.load_cap, default_cap),
-            ConsultantSettings.last_walk_in_at,
+            func.coalesce(settings.load_cap, default_cap),
+            settings.last_walk_in_at,
         )
-        .join(ConsultantSettings, ConsultantSettings.user_id == User.id)
-        .outerjoin(load, load.c.owner_id == User.id)
-        .outerjoin(busy, busy.c.consultant_id == User.id)
-        .where(User.store_id == store_id, User.role == Role.CONSULTANT.value)
-        .order_by(User.id)
+        .select_from(User.__table__)
+        .join(ConsultantSettings.__table__, settings.user_id == users.id)
+        .outerjoin(load, load.c.owner_id == users.id)
+        .outerjoin(busy, busy.c.consultant_id == users.id)
+        .where(users.store_id == store_id, users.role == Role.CONSULTANT.value)
+        .order_by(users.id)
     )
 
 
