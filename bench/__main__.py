@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import checkin, console_pages, nightly, whatif
+from bench import analytics, checkin, console_pages, nightly, whatif
 from bench.harness import postgres_available, postgres_database, print_table, sqlite_database
 
 
@@ -25,6 +25,8 @@ def main() -> int:
             rows += whatif.run(url, "postgresql")
         with postgres_database() as url:
             rows += nightly.run(url)
+        with postgres_database() as url:
+            rows += analytics.run(url, "postgresql")
     else:
         print("PostgreSQL not reachable on 127.0.0.1:5432: SQLite only.", file=sys.stderr)
     print()

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
-from console import auth, callbacks, opportunity, reception, rules, views  # noqa: E402,F401  (routes register on import)
+from console import analytics, auth, callbacks, opportunity, reception, rules, views  # noqa: E402,F401  (routes register on import)

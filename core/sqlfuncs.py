@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer
+from sqlalchemy import Date, Float, Integer
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -84,3 +84,29 @@ def sqlite_offset(timezone: str, on: date) -> str:
     offset = datetime.combine(on, time(12), tzinfo=ZoneInfo(timezone)).utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset else 0
     return f"{minutes:+d} minutes"
+
+
+class seconds_between(FunctionElement[float]):
+    """seconds_between(later_ts, earlier_ts) -> seconds from the second timestamp to the first
+    (fractional), for averages of durations computed in SQL."""
+
+    type = Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return (
+        f"EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)}))"
+    )
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return (
+        f"((julianday({compiler.process(later, **kw)}) - "
+        f"julianday({compiler.process(earlier, **kw)})) * 86400.0)"
+    )

@@ -219,3 +219,73 @@ class Factory:
         )
         self.session.add(task)
         return self._done(task)
+
+    def assessment_at(
+        self, opportunity: Opportunity, by: User, at: datetime, grade: str = "A"
+    ) -> Any:
+        """A needs analysis of ``opportunity`` by ``by`` at ``at`` giving ``grade``."""
+        from core.models import NeedsAssessment
+        from core.rules import current_rules
+
+        assessment = NeedsAssessment(
+            opportunity_id=opportunity.id,
+            rule_set_id=current_rules(self.session, opportunity.store_id).rule_set_id,
+            assessed_by=by.id,
+            assessed_at=at,
+            score=50,
+            computed_grade=grade,
+            grade=grade,
+        )
+        self.session.add(assessment)
+        return self._done(assessment)
+
+    def invitation_at(
+        self, opportunity: Opportunity, consultant: User | None, created_at: datetime, **kw: Any
+    ) -> Any:
+        """An invitation to come back, created at ``created_at`` for ``consultant``."""
+        from core.models import Invitation
+
+        invitation = Invitation(
+            store_id=opportunity.store_id,
+            opportunity_id=opportunity.id,
+            customer_id=opportunity.customer_id,
+            consultant_id=consultant.id if consultant else None,
+            created_at=created_at,
+            scheduled_at=kw.pop("scheduled_at", created_at + timedelta(days=2)),
+            **kw,
+        )
+        self.session.add(invitation)
+        return self._done(invitation)
+
+    def callback_done(
+        self,
+        customer: Customer,
+        *,
+        consultant: User | None,
+        completed_at: datetime,
+        kind: str = "dormant",
+        call_result: str = "reached",
+        outcome: str | None = None,
+        opportunity: Opportunity | None = None,
+        **answers: Any,
+    ) -> CallbackTask:
+        """A completed callback about ``consultant``'s judgement, with the answers given
+        (keyword arguments named as CallbackAnswers' columns; none: no answers recorded)."""
+        from core.models import CallbackAnswers
+
+        task = CallbackTask(
+            store_id=customer.store_id,
+            customer_id=customer.id,
+            opportunity_id=opportunity.id if opportunity else None,
+            kind=kind,
+            due_on=completed_at.date(),
+            consultant_id=consultant.id if consultant else None,
+            status="done",
+            completed_at=completed_at,
+            call_result=call_result,
+            outcome=outcome,
+        )
+        if answers:
+            task.answers = CallbackAnswers(**answers)
+        self.session.add(task)
+        return self._done(task)
