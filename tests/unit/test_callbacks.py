@@ -151,8 +151,11 @@ def open_tasks(session, store):
     ).all()
 
 
-def audits(session, action):
-    return session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+def audits(session, store, action):
+    """This store's audit events: other tests' committed rows share the database."""
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action, AuditEvent.store_id == store.id)
+    ).all()
 
 
 # --- the worklist --------------------------------------------------------------------------------
@@ -278,7 +281,7 @@ def test_the_full_number_only_for_the_task_being_worked_and_audited(factory, ses
     mobile = callbacks.reveal_task_mobile(session, store.id, task.id, agent.id, later)
     session.expire_all()
     assert mobile == task.customer.mobile and task.claimed_at == later  # activity keeps it
-    [event] = audits(session, "reveal_mobile")
+    [event] = audits(session, store, "reveal_mobile")
     assert (event.actor_id, event.entity_id) == (agent.id, task.customer_id)
 
 
@@ -478,7 +481,7 @@ def test_bought_elsewhere_closes_the_dormant_customer_and_records_a_misjudgement
         "对方优惠更多",
     )
     assert opp.graded_by == agent.id and opp.closed_at == NOW
-    [event] = audits(session, "callback.misjudgement")
+    [event] = audits(session, store, "callback.misjudgement")
     assert event.data["consultant_id"] == anna.id and event.entity_id == task.id
     # derivable too: a dormant task, bought, and the consultant concerned
     assert (task.kind, task.answers.has_bought, task.consultant_id, task.outcome) == (
@@ -498,7 +501,10 @@ def test_bought_elsewhere_after_a_defeat_adds_the_brand_and_is_no_misjudgement(
     store, anna, _bob, agent = shop
     task, opp = defeat_task(factory, store, anna)
     result = record(session, store, task, agent, replace(BOUGHT, bought_brand="大众"))
-    assert result.misjudged_consultant_id is None and audits(session, "callback.misjudgement") == []
+    assert (
+        result.misjudged_consultant_id is None
+        and audits(session, store, "callback.misjudgement") == []
+    )
     assert (opp.status, opp.defeat_reason, opp.competitor_brand, opp.graded_by) == (
         "lost",
         "price",
@@ -528,7 +534,7 @@ def test_invite_back_a_dormant_customer_to_the_same_consultant(factory, session,
         anna.id,
         at(D + timedelta(days=2), 10, 30),
     )
-    assert audits(session, "callback.misjudgement") == []
+    assert audits(session, store, "callback.misjudgement") == []
 
 
 def test_the_re_invited_customer_checks_in_and_goes_to_the_agreed_consultant(
@@ -635,7 +641,7 @@ def test_the_defeat_audit_overturns_a_defeat_when_the_customer_would_come_back(
         None,
     )
     assert opp.defeat_overturned_at == NOW
-    [event] = audits(session, "callback.defeat_overturned")
+    [event] = audits(session, store, "callback.defeat_overturned")
     assert event.data["defeat_reason"] == "price" and event.data["close_note"] == "预算不够"
     [assignment] = session.scalars(select(Assignment).where(Assignment.opportunity_id == opp.id))
     assert (assignment.reason, assignment.to_owner_id, assignment.to_load) == (
