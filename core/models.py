@@ -277,6 +277,9 @@ class Opportunity(Base):
         Index("ix_opportunities_pool", "store_id", "pool_since"),
         # Yesterday's defeats and dormant gradings.
         Index("ix_opportunities_graded_at", "store_id", "grade", "graded_at"),
+        # Analytics over a period: orders and defeats closed, defeats overturned.
+        Index("ix_opportunities_store_closed", "store_id", "closed_at"),
+        Index("ix_opportunities_store_overturned", "store_id", "defeat_overturned_at"),
     )
 
 
@@ -317,6 +320,8 @@ class Invitation(Base):
         one_of("source", InvitationSource),
         Index("ix_invitations_store_scheduled", "store_id", "status", "scheduled_at"),
         Index("ix_invitations_customer_status", "customer_id", "status"),
+        # Analytics: invitations made in a period.
+        Index("ix_invitations_store_created", "store_id", "created_at"),
     )
 
 
@@ -440,6 +445,9 @@ class NeedsAssessment(Base):
         CheckConstraint(
             "grade = computed_grade OR override_reason IS NOT NULL", name="override_reason"
         ),
+        # Analytics: assessments in a period, and an opportunity's first assessment.
+        Index("ix_needs_assessments_assessed_at", "assessed_at"),
+        Index("ix_needs_assessments_opportunity_time", "opportunity_id", "assessed_at"),
     )
 
 
@@ -534,6 +542,8 @@ class CallbackTask(Base):
         # The worklist: a store's open tasks by due date.
         Index("ix_callback_tasks_worklist", "store_id", "status", "due_on", "kind"),
         Index("ix_callback_tasks_claimed", "claimed_by", "claimed_at"),
+        # Analytics: calls completed in a period.
+        Index("ix_callback_tasks_store_completed", "store_id", "completed_at"),
     )
 
 
