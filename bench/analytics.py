@@ -56,6 +56,11 @@ EXTEND = [
     FROM opportunities o JOIN rule_sets r ON r.store_id = o.store_id
     WHERE o.grade IN ('H', 'A', 'B', 'C') OR o.id % 2 = 0
     """,
+    # what core.opportunities.assess keeps on the opportunity: its first analysis
+    """
+    UPDATE opportunities o SET first_assessed_at = a.assessed_at, first_assessed_by = a.assessed_by
+    FROM needs_assessments a WHERE a.opportunity_id = o.id
+    """,
     # an invitation for one in five
     """
     INSERT INTO invitations (store_id, opportunity_id, customer_id, consultant_id, created_by,

@@ -78,7 +78,6 @@ from core.models import (
     CallbackTask,
     ConsultantSettings,
     Invitation,
-    NeedsAssessment,
     Opportunity,
     RuleSet,
     Store,
@@ -281,30 +280,16 @@ def funnel(
         r = row(key)
         r.visits, r.first_receptions, r.revisits = visits, first, revisits
 
-    earlier = aliased(NeedsAssessment)
-    a_key = _key(by, Opportunity.store_id, NeedsAssessment.assessed_by)
+    # An opportunity's first needs analysis, kept on the opportunity: one indexed range.
+    a_key = _key(by, Opportunity.store_id, Opportunity.first_assessed_by)
     for key, n in session.execute(
         select(a_key, func.count())
-        .select_from(NeedsAssessment)
-        .join(Opportunity, Opportunity.id == NeedsAssessment.opportunity_id)
         .where(
             _in_period(
-                NeedsAssessment.assessed_at, Opportunity.store_id, zones, period_from, period_to
+                Opportunity.first_assessed_at, Opportunity.store_id, zones, period_from, period_to
             )
         )
-        .where(
-            ~exists().where(
-                earlier.opportunity_id == NeedsAssessment.opportunity_id,
-                or_(
-                    earlier.assessed_at < NeedsAssessment.assessed_at,
-                    and_(
-                        earlier.assessed_at == NeedsAssessment.assessed_at,
-                        earlier.id < NeedsAssessment.id,
-                    ),
-                ),
-            )
-        )
-        .where(*_scope(NeedsAssessment.assessed_by, consultant_id))
+        .where(*_scope(Opportunity.first_assessed_by, consultant_id))
         .group_by(a_key)
     ):
         row(key).intent = n

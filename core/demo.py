@@ -893,6 +893,9 @@ class _DemoBuilder:
             ),
             opportunity_id=opp,
         )
+        if lead.opp.first_assessed_at is None:
+            lead.opp.first_assessed_at = at
+            lead.opp.first_assessed_by = by.id
         self._apply_grade(lead, target, by, at)
 
     def _apply_grade(self, lead: _Lead, grade: str, by: _Staff, at: datetime) -> None:

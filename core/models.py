@@ -241,6 +241,10 @@ class Opportunity(Base):
     competitor_brand: Mapped[str | None] = mapped_column(String(40))
     close_note: Mapped[str | None] = mapped_column(Text)
     defeat_overturned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first needs analysis (the analytics' "intent" step), kept so that a period's count
+    # is one indexed range instead of a search for each opportunity's earliest assessment.
+    first_assessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_assessed_by: Mapped[int | None] = fk("users.id")
 
     customer: Mapped[Customer] = relationship()
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
@@ -280,6 +284,7 @@ class Opportunity(Base):
         # Analytics over a period: orders and defeats closed, defeats overturned.
         Index("ix_opportunities_store_closed", "store_id", "closed_at"),
         Index("ix_opportunities_store_overturned", "store_id", "defeat_overturned_at"),
+        Index("ix_opportunities_store_first_assessed", "store_id", "first_assessed_at"),
     )
 
 

@@ -143,6 +143,9 @@ def assess(
     opportunity.grade = grade
     opportunity.graded_at = now
     opportunity.graded_by = actor_id
+    if opportunity.first_assessed_at is None:
+        opportunity.first_assessed_at = now
+        opportunity.first_assessed_by = actor_id
     today = local_date(now, _timezone(session, store_id))
     handed = grade == Grade.C.value
     if handed:

@@ -237,6 +237,9 @@ class Factory:
             grade=grade,
         )
         self.session.add(assessment)
+        if opportunity.first_assessed_at is None or at < opportunity.first_assessed_at:
+            opportunity.first_assessed_at = at
+            opportunity.first_assessed_by = by.id
         return self._done(assessment)
 
     def invitation_at(

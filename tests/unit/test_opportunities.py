@@ -126,6 +126,8 @@ def test_reassessment_keeps_the_history(session, setup):
         .order_by(NeedsAssessment.assessed_at)
     ).all()
     assert grades == ["B", "H"] and opp.grade == "H"
+    # the first analysis stays the opportunity's first (the analytics' intent step)
+    assert (opp.first_assessed_at, opp.first_assessed_by) == (NOW, anna.id)
 
 
 def test_every_indicator_must_be_answered(session, setup):
