@@ -274,6 +274,9 @@ class Opportunity(Base):
         Index("ix_opportunities_customer", "customer_id", "id"),
         # Load per consultant and "my customers by grade".
         Index("ix_opportunities_owner_load", "store_id", "owner_id", "status", "grade"),
+        # Every consultant's load at once (dispatch, refill): the open ones only, however long
+        # the store's history.
+        Index("ix_opportunities_open_load", "store_id", "status", "owner_id", "grade"),
         # Stall detection and "follow-ups due today".
         Index("ix_opportunities_follow_up_due", "store_id", "status", "next_follow_up_due"),
         Index("ix_opportunities_cycle_deadline", "store_id", "status", "cycle_deadline"),
