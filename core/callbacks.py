@@ -76,13 +76,13 @@ from core.models import (
     FollowUp,
     Invitation,
     Opportunity,
-    Store,
     User,
     Visit,
 )
 from core.nightly import refill, store_context
 from core.phone import mask_mobile
 from core.rules import current_rules
+from core.stores import store_timezone
 from core.team import Seat, seats
 from core.timeutil import local_date, local_moment
 
@@ -127,10 +127,6 @@ YES, NO = "yes", "no"
 
 def _claim_is_live(now: datetime) -> Any:
     return CallbackTask.claimed_at >= now - CLAIM_TTL
-
-
-def _store_timezone(session: Session, store_id: int) -> str:
-    return session.scalar(select(Store.timezone).where(Store.id == store_id)) or "Asia/Shanghai"
 
 
 # --- the worklist ------------------------------------------------------------------------------
@@ -764,7 +760,7 @@ def record_callback(
             raise DomainError(N_("Another agent is calling this customer."))
         raise DomainError(N_("Claim this callback before you call the customer."))
     opp = session.get(Opportunity, task.opportunity_id) if task.opportunity_id else None
-    timezone = _store_timezone(session, store_id)
+    timezone = store_timezone(session, store_id)
     today = local_date(now, timezone)
     parsed = _validate(form, opp, now, today, timezone)
     # Guards against a takeover between reading the task and now (the row is locked from here).
@@ -1030,23 +1026,42 @@ def _overturn(
     return opp
 
 
+def _record_assignment(
+    session: Session,
+    task: CallbackTask,
+    opp: Opportunity,
+    to: Seat | None,
+    reason: AssignmentReason,
+    agent_id: int,
+    now: datetime,
+    *,
+    note: str | None = None,
+) -> None:
+    """The change of owner the call makes, from the current owner to ``to`` (None: customer
+    service or the pool), with the new owner's load and cap as dispatch saw them."""
+    session.add(
+        Assignment(
+            store_id=task.store_id,
+            opportunity_id=opp.id,
+            from_owner_id=opp.owner_id,
+            to_owner_id=to.user_id if to else None,
+            assigned_at=now,
+            assigned_by=agent_id,
+            reason=reason.value,
+            note=note,
+            to_load=to.load if to else None,
+            to_cap=to.cap if to else None,
+        )
+    )
+
+
 def _to_service(
     session: Session, task: CallbackTask, opp: Opportunity, agent_id: int, now: datetime
 ) -> None:
     """An overturned defeat to be called again later: dormant (C), owned by customer service.
     graded_at stays the defeat's, so the nightly run does not mistake it for a new dormant."""
     if opp.owner_id is not None:
-        session.add(
-            Assignment(
-                store_id=task.store_id,
-                opportunity_id=opp.id,
-                from_owner_id=opp.owner_id,
-                to_owner_id=None,
-                assigned_at=now,
-                assigned_by=agent_id,
-                reason=AssignmentReason.TO_SERVICE.value,
-            )
-        )
+        _record_assignment(session, task, opp, None, AssignmentReason.TO_SERVICE, agent_id, now)
     opp.owner_id = None
     opp.grade = Grade.C.value
     opp.graded_by = agent_id
@@ -1087,19 +1102,7 @@ def _invite_back(
     consultant_name: str | None = None
     if keep and seat is not None and seat.active and (on_book or seat.room > 0):
         if opp.owner_id != seat.user_id or overturned:
-            session.add(
-                Assignment(
-                    store_id=task.store_id,
-                    opportunity_id=opp.id,
-                    from_owner_id=opp.owner_id,
-                    to_owner_id=seat.user_id,
-                    assigned_at=now,
-                    assigned_by=agent_id,
-                    reason=AssignmentReason.REINVITE.value,
-                    to_load=seat.load,
-                    to_cap=seat.cap,
-                )
-            )
+            _record_assignment(session, task, opp, seat, AssignmentReason.REINVITE, agent_id, now)
         opp.owner_id = seat.user_id
         opp.pool_since = None
         opp.pool_reason = None
@@ -1108,17 +1111,15 @@ def _invite_back(
     else:
         # Someone else receives the customer: the refill pool, "not consultant X" if asked.
         if opp.owner_id is not None:
-            session.add(
-                Assignment(
-                    store_id=task.store_id,
-                    opportunity_id=opp.id,
-                    from_owner_id=opp.owner_id,
-                    to_owner_id=None,
-                    assigned_at=now,
-                    assigned_by=agent_id,
-                    reason=AssignmentReason.RELEASED.value,
-                    note=PoolReason.REINVITED.value,
-                )
+            _record_assignment(
+                session,
+                task,
+                opp,
+                None,
+                AssignmentReason.RELEASED,
+                agent_id,
+                now,
+                note=PoolReason.REINVITED.value,
             )
         opp.owner_id = None
         opp.pool_since = now
@@ -1128,7 +1129,7 @@ def _invite_back(
         opp.grade = None  # a dormant customer coming back is assessed again at the visit
     opp.next_callback_on = None
     opp.next_follow_up_due = local_date(
-        parsed.invitation_at, _store_timezone(session, task.store_id)
+        parsed.invitation_at, store_timezone(session, task.store_id)
     )
     invitation = Invitation(
         store_id=task.store_id,
@@ -1180,7 +1181,7 @@ def pool_size(session: Session, store_id: int) -> int:
 def hand_out_pool(session: Session, store_id: int, actor_id: int, now: datetime) -> HandOut:
     """The cyclic refill now rather than tonight, under the store's lock (as dispatch)."""
     lock_store(session, store_id)
-    timezone = _store_timezone(session, store_id)
+    timezone = store_timezone(session, store_id)
     ctx = store_context(session, store_id, local_date(now, timezone), now, None)
     counts = refill(session, ctx, assigned_by=actor_id)
     received = dict(

@@ -64,11 +64,11 @@ from core.models import (
     Invitation,
     Opportunity,
     RuleSet,
-    Store,
     User,
     Visit,
 )
 from core.phone import mask_mobile, normalise_mobile
+from core.stores import store_timezone
 from core.timeutil import day_bounds_utc, local_date
 
 NOTICE_VERSION = "2026-01"
@@ -415,7 +415,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     except ValidationError as exc:
         errors.update(exc.errors)
         mobile = ""
-    timezone = request.timezone or _timezone(session, request.store_id)
+    timezone = request.timezone or store_timezone(session, request.store_id)
     day_start, day_end = day_bounds_utc(local_date(now, timezone), timezone)
     model_id = _model_id(request.car_model_id)
     seen = session.execute(
@@ -623,10 +623,6 @@ def _expire(session: Session, model: type[Any], key: int | None) -> None:
     loaded = session.identity_map.get(identity_key(model, key))
     if loaded is not None:
         session.expire(loaded)
-
-
-def _timezone(session: Session, store_id: int) -> str:
-    return session.scalar(select(Store.timezone).where(Store.id == store_id)) or "UTC"
 
 
 def _model_id(raw: int | str | None) -> int | None:

@@ -34,10 +34,10 @@ from core.models import (
     NeedsAssessment,
     Opportunity,
     RuleSet,
-    Store,
     User,
 )
 from core.rules import current_rules
+from core.stores import store_timezone
 from core.timeutil import local_date
 
 REASON_MAX = 500
@@ -55,10 +55,6 @@ def owned_open(session: Session, store_id: int, opportunity_id: int, actor_id: i
     if opportunity.owner_id != actor_id:
         raise PermissionDenied(N_("Only the customer's own consultant can do this."))
     return opportunity
-
-
-def _timezone(session: Session, store_id: int) -> str:
-    return session.scalar(select(Store.timezone).where(Store.id == store_id)) or "Asia/Shanghai"
 
 
 def _text(raw: str | None, field: str, limit: int, *, required: bool, message: str) -> str | None:
@@ -146,7 +142,8 @@ def assess(
     if opportunity.first_assessed_at is None:
         opportunity.first_assessed_at = now
         opportunity.first_assessed_by = actor_id
-    today = local_date(now, _timezone(session, store_id))
+    timezone = store_timezone(session, store_id)
+    today = local_date(now, timezone)
     handed = grade == Grade.C.value
     if handed:
         # Dormant: customer service calls tomorrow; the consultant keeps the history only.
@@ -167,7 +164,7 @@ def assess(
         opportunity.cycle_deadline = None
     else:
         cycle = rules.cycles[grade]
-        last_visit = local_date(opportunity.last_visit_at or now, _timezone(session, store_id))
+        last_visit = local_date(opportunity.last_visit_at or now, timezone)
         opportunity.next_follow_up_due = today + timedelta(days=cycle.follow_up_days)
         opportunity.cycle_deadline = last_visit + timedelta(days=cycle.cycle_days)
     session.flush()
@@ -378,7 +375,7 @@ def log_follow_up(
     follow-up date (by default from the grade's interval). An invitation needs its appointment
     time; a revisit restarts the cycle."""
     opportunity = owned_open(session, store_id, opportunity_id, actor_id)
-    timezone = _timezone(session, store_id)
+    timezone = store_timezone(session, store_id)
     today = local_date(now, timezone)
     errors: dict[str, str] = {}
     if kind not in {k.value for k in ActivityKind}:

@@ -36,11 +36,11 @@ from core.models import (
     CycleRule,
     Opportunity,
     RuleSet,
-    Store,
     User,
 )
 from core.phone import mask_mobile
 from core.rules import CycleSetting, Rules, current_rules
+from core.stores import store_timezone
 from core.team import counts_towards_load
 from core.timeutil import local_date
 
@@ -959,8 +959,7 @@ def reassign(
             "pool_reason": PoolReason.RETURNED.value,
         }
     else:
-        timezone = session.scalar(select(Store.timezone).where(Store.id == store_id))
-        today: date = local_date(now, timezone or "Asia/Shanghai")
+        today: date = local_date(now, store_timezone(session, store_id))
         values = {
             "owner_id": to_owner_id,
             "pool_since": None,

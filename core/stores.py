@@ -13,6 +13,13 @@ from core.models import CarModel, ConsultantSettings, Store, User
 from core.rules import create_default_rules
 from core.security import hash_password
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def store_timezone(session: Session, store_id: int) -> str:
+    """The store's time zone, in which "today" and "the next day" are counted (one statement)."""
+    return session.scalar(select(Store.timezone).where(Store.id == store_id)) or DEFAULT_TIMEZONE
+
 
 def create_store(
     session: Session,
