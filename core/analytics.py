@@ -43,19 +43,18 @@ Definitions (shown on the page as help text; ``DEFINITIONS`` holds them):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     and_,
-    case,
     exists,
     false,
     func,
-    literal,
     or_,
     select,
 )
@@ -84,7 +83,7 @@ from core.models import (
     User,
     Visit,
 )
-from core.sqlfuncs import seconds_between
+from core.sqlfuncs import total_seconds
 from core.team import counts_towards_load
 from core.timeutil import day_bounds_utc, local_date
 
@@ -144,34 +143,179 @@ def parse_period(raw_from: str, raw_to: str, today: date) -> tuple[date, date]:
 # --- shared pieces ----------------------------------------------------------------------------
 
 
-def _zones(session: Session, store_ids: Sequence[int]) -> dict[int, str]:
-    """Each store's time zone (one statement)."""
-    found = session.execute(select(Store.id, Store.timezone).where(Store.id.in_(store_ids)))
-    return {store_id: zone for store_id, zone in found}
+@dataclass
+class _Scope:
+    """What a report (or one section of it) is computed over, and what its sections share: the
+    stores' time zones, the names of the rows, and the visit and callback aggregates that two
+    sections each read (one statement each, whichever section asks first)."""
 
+    session: Session
+    store_ids: list[int]
+    period_from: date | None
+    period_to: date | None
+    consultant_id: int | None = None
+    by: str = BY_CONSULTANT
+    now: datetime | None = None
+    _names: dict[int, str] | None = None
+    _asked: set[int] = field(default_factory=set)
 
-def _in_period(
-    timestamp: Any,
-    store_column: Any,
-    zones: dict[int, str],
-    period_from: date,
-    period_to: date,
-) -> ColumnElement[bool]:
-    """``timestamp`` within the period in its store's calendar: stores sharing the same UTC
-    bounds share one condition (usually one for a whole group)."""
-    groups: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
-    for store_id, zone in zones.items():
-        start = day_bounds_utc(period_from, zone)[0]
-        end = day_bounds_utc(period_to, zone)[1]
-        groups[(start, end)].append(store_id)
-    if not groups:
-        return false()
-    return or_(
-        *(
-            and_(store_column.in_(ids), timestamp >= start, timestamp < end)
-            for (start, end), ids in groups.items()
+    @cached_property
+    def zones(self) -> dict[int, str]:
+        """Each store's time zone (one statement)."""
+        found = self.session.execute(
+            select(Store.id, Store.timezone).where(Store.id.in_(self.store_ids))
         )
-    )
+        return {store_id: zone for store_id, zone in found}
+
+    def in_period(self, timestamp: Any, store_column: Any) -> ColumnElement[bool]:
+        """``timestamp`` within the period in its store's calendar: stores sharing the same UTC
+        bounds share one condition (usually one for a whole group)."""
+        assert self.period_from is not None and self.period_to is not None
+        groups: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
+        for store_id, zone in self.zones.items():
+            start = day_bounds_utc(self.period_from, zone)[0]
+            end = day_bounds_utc(self.period_to, zone)[1]
+            groups[(start, end)].append(store_id)
+        if not groups:
+            return false()
+        return or_(
+            *(
+                and_(store_column.in_(ids), timestamp >= start, timestamp < end)
+                for (start, end), ids in groups.items()
+            )
+        )
+
+    def key(self, store_column: Any, consultant_column: Any) -> Any:
+        return store_column if self.by == BY_STORE else consultant_column
+
+    def mine(self, consultant_column: Any) -> list[ColumnElement[bool]]:
+        """Only the chosen consultant's rows, when one is chosen."""
+        return [] if self.consultant_id is None else [consultant_column == self.consultant_id]
+
+    def names(self, keys: Iterable[int | None]) -> dict[int, str]:
+        """Display names of the stores (or of the consultants) in the rows. The first call reads
+        the names of everybody in the stores in one statement; a later one reads only the names
+        of rows from elsewhere it has not asked for yet (normally none: no statement)."""
+        wanted = {k for k in keys if k is not None}
+        if self._names is None:
+            self._names = {}
+            if self.by == BY_STORE:
+                query = select(Store.id, Store.name).where(Store.id.in_(self.store_ids))
+            else:
+                query = select(User.id, User.display_name).where(
+                    or_(User.store_id.in_(self.store_ids), User.id.in_(sorted(wanted)))
+                )
+            self._names.update({k: name for k, name in self.session.execute(query)})
+        missing = sorted(wanted - self._names.keys() - self._asked)
+        self._asked.update(wanted)
+        if missing:
+            table = Store if self.by == BY_STORE else User
+            label = Store.name if self.by == BY_STORE else User.display_name
+            found = self.session.execute(select(table.id, label).where(table.id.in_(missing)))
+            self._names.update({k: name for k, name in found})
+        return self._names
+
+    @cached_property
+    def visits(self) -> list[Any]:
+        """Visits checked in during the period, per consultant (or store): what the funnel and
+        the reception times count, in one pass over the visits. Columns: key, visits, first
+        receptions, revisits, receptions ended, their seconds, visitors served, their wait."""
+        ended = and_(Visit.reception_started_at.is_not(None), Visit.reception_ended_at.is_not(None))
+        served = func.coalesce(Visit.assigned_at, Visit.reception_started_at)
+        key = self.key(Visit.store_id, Visit.consultant_id)
+        return self.session.execute(
+            select(
+                key,
+                func.count(),
+                func.count().filter(Visit.is_first_visit, Visit.reception_started_at.is_not(None)),
+                func.count().filter(or_(~Visit.is_first_visit, Visit.invitation_id.is_not(None))),
+                func.count().filter(ended),
+                total_seconds(Visit.reception_ended_at, Visit.reception_started_at),
+                func.count(served),
+                total_seconds(served, Visit.checked_in_at),
+            )
+            .where(self.in_period(Visit.checked_in_at, Visit.store_id))
+            .where(*self.mine(Visit.consultant_id))
+            .group_by(key)
+        ).all()
+
+    def completed(self) -> list[ColumnElement[bool]]:
+        """Callbacks completed in the period (the chosen consultant's, when one is chosen)."""
+        return [
+            CallbackTask.status == CallbackStatus.DONE.value,
+            self.in_period(CallbackTask.completed_at, CallbackTask.store_id),
+            *self.mine(CallbackTask.consultant_id),
+        ]
+
+    @cached_property
+    def callbacks(self) -> list[Any]:
+        """Callbacks completed in the period, in one pass: what the callback results and the
+        misjudgement count, grouped by consultant (or store), outcome, and the brand and reason
+        of a purchase elsewhere (normalised: trimmed, case-insensitive); with each brand's and
+        each reason's first spelling and count over the groups. Rows have named columns."""
+        reached = CallbackTask.call_result == CallResult.REACHED.value
+        dormant = CallbackTask.kind == CallbackKind.DORMANT.value
+        willing = CallbackAnswers.would_revisit.is_(True)
+        brand, reason = CallbackAnswers.bought_brand, CallbackAnswers.bought_reason
+        key = self.key(CallbackTask.store_id, CallbackTask.consultant_id)
+        grouped = (
+            select(
+                key.label("key"),
+                CallbackTask.outcome.label("outcome"),
+                func.count().label("n"),
+                func.count().filter(reached).label("reached"),
+                func.count().filter(reached, _bought()).label("bought"),
+                func.count().filter(reached, willing).label("willing"),
+                func.sum(CallbackAnswers.satisfaction).label("satisfaction"),
+                func.count(CallbackAnswers.satisfaction).label("rated"),
+                func.count().filter(dormant, reached).label("dormant_reached"),
+                func.count().filter(dormant, reached, _bought()).label("dormant_bought"),
+                func.count().filter(dormant, reached, willing).label("dormant_willing"),
+                _normalised(brand).label("nb"),
+                _normalised(reason).label("nr"),
+                func.min(func.trim(brand)).label("b"),
+                func.min(func.trim(reason)).label("r"),
+            )
+            .select_from(CallbackTask)
+            .outerjoin(CallbackAnswers, CallbackAnswers.task_id == CallbackTask.id)
+            .where(*self.completed())
+            .group_by(key, CallbackTask.outcome, _normalised(brand), _normalised(reason))
+            .subquery()
+        )
+        brand_spelling, brand_n = _spellings(grouped, grouped.c.nb, grouped.c.b)
+        reason_spelling, reason_n = _spellings(grouped, grouped.c.nr, grouped.c.r)
+        return self.session.execute(
+            select(
+                *(c for c in grouped.c if c.key not in ("b", "r")),
+                brand_spelling.label("brand"),
+                brand_n.label("brand_n"),
+                reason_spelling.label("reason"),
+                reason_n.label("reason_n"),
+            )
+        ).all()
+
+
+T = TypeVar("T")
+
+
+def _section(compute: Callable[[_Scope], T]) -> Callable[..., T]:
+    """The public function of one section: ``(session, store_ids, period_from, period_to,
+    consultant_id=None, *, by=BY_CONSULTANT, now=None)``, computing that section alone."""
+
+    def section(
+        session: Session,
+        store_ids: list[int],
+        period_from: date | None = None,
+        period_to: date | None = None,
+        consultant_id: int | None = None,
+        *,
+        by: str = BY_CONSULTANT,
+        now: datetime | None = None,
+    ) -> T:
+        return compute(_Scope(session, store_ids, period_from, period_to, consultant_id, by, now))
+
+    section.__doc__ = compute.__doc__
+    return section
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
@@ -180,24 +324,6 @@ def _rate(numerator: int, denominator: int) -> float | None:
 
 def _average(total: float | None, n: int) -> float | None:
     return float(total) / n if n and total is not None else None
-
-
-def _names(session: Session, by: str, keys: Iterable[int | None]) -> dict[int, str]:
-    """Display names of the consultants (or stores) in the rows: one statement."""
-    ids = sorted({k for k in keys if k is not None})
-    if by == BY_STORE:
-        query = select(Store.id, Store.name).where(Store.id.in_(ids))
-    else:
-        query = select(User.id, User.display_name).where(User.id.in_(ids))
-    return {key: name for key, name in session.execute(query)}
-
-
-def _key(by: str, store_column: Any, consultant_column: Any) -> Any:
-    return store_column if by == BY_STORE else consultant_column
-
-
-def _scope(consultant_column: Any, consultant_id: int | None) -> list[ColumnElement[bool]]:
-    return [] if consultant_id is None else [consultant_column == consultant_id]
 
 
 @dataclass(frozen=True)
@@ -212,6 +338,26 @@ class Share:
 def _shares(counts: Iterable[tuple[str, int]], whole: int) -> list[Share]:
     ordered = sorted(counts, key=lambda kv: (-kv[1], kv[0]))
     return [Share(key, n, _rate(n, whole)) for key, n in ordered]
+
+
+def _normalised(column: Any) -> Any:
+    return func.lower(func.trim(column))
+
+
+def _spellings(grouped: Any, normalised: Any, spelling: Any) -> tuple[Any, Any]:
+    """Over the rows of a grouped subquery: for each normalised text (a brand, a reason), the
+    first of its spellings and its count, whatever else the rows are grouped by."""
+    window = {"partition_by": normalised}
+    return func.min(spelling).over(**window), func.sum(grouped.c.n).over(**window)
+
+
+def _texts(found: Iterable[tuple[str | None, str | None, Any]]) -> list[tuple[str, int]]:
+    """(normalised, spelling, count) rows, one per normalised text that is not blank."""
+    seen: dict[str, tuple[str, int]] = {}
+    for normalised, spelling, n in found:
+        if normalised and spelling:
+            seen[normalised] = (spelling, int(n))
+    return list(seen.values())
 
 
 # --- funnel -----------------------------------------------------------------------------------
@@ -249,81 +395,56 @@ class Funnel:
     totals: FunnelRow
 
 
-def funnel(
-    session: Session,
-    store_ids: list[int],
-    period_from: date,
-    period_to: date,
-    consultant_id: int | None = None,
-    *,
-    by: str = BY_CONSULTANT,
-) -> Funnel:
-    """Six statements: zones, visits, intent, invitations, orders, names."""
-    zones = _zones(session, store_ids)
+def _funnel(scope: _Scope) -> Funnel:
+    """The visits (shared with the reception times), intent, invitations, orders."""
     rows: dict[int | None, FunnelRow] = {}
 
     def row(key: int | None) -> FunnelRow:
         return rows.setdefault(key, FunnelRow(key, None))
 
-    v_key = _key(by, Visit.store_id, Visit.consultant_id)
-    for key, visits, first, revisits in session.execute(
-        select(
-            v_key,
-            func.count(),
-            func.count().filter(Visit.is_first_visit, Visit.reception_started_at.is_not(None)),
-            func.count().filter(or_(~Visit.is_first_visit, Visit.invitation_id.is_not(None))),
-        )
-        .where(_in_period(Visit.checked_in_at, Visit.store_id, zones, period_from, period_to))
-        .where(*_scope(Visit.consultant_id, consultant_id))
-        .group_by(v_key)
-    ):
+    for key, visits, first, revisits, *_times in scope.visits:
         r = row(key)
         r.visits, r.first_receptions, r.revisits = visits, first, revisits
 
     # An opportunity's first needs analysis, kept on the opportunity: one indexed range.
-    a_key = _key(by, Opportunity.store_id, Opportunity.first_assessed_by)
-    for key, n in session.execute(
+    a_key = scope.key(Opportunity.store_id, Opportunity.first_assessed_by)
+    for key, n in scope.session.execute(
         select(a_key, func.count())
-        .where(
-            _in_period(
-                Opportunity.first_assessed_at, Opportunity.store_id, zones, period_from, period_to
-            )
-        )
-        .where(*_scope(Opportunity.first_assessed_by, consultant_id))
+        .where(scope.in_period(Opportunity.first_assessed_at, Opportunity.store_id))
+        .where(*scope.mine(Opportunity.first_assessed_by))
         .group_by(a_key)
     ):
         row(key).intent = n
 
-    i_key = _key(by, Invitation.store_id, Invitation.consultant_id)
-    for key, n in session.execute(
+    i_key = scope.key(Invitation.store_id, Invitation.consultant_id)
+    for key, n in scope.session.execute(
         select(i_key, func.count())
-        .where(
-            _in_period(Invitation.created_at, Invitation.store_id, zones, period_from, period_to)
-        )
-        .where(*_scope(Invitation.consultant_id, consultant_id))
+        .where(scope.in_period(Invitation.created_at, Invitation.store_id))
+        .where(*scope.mine(Invitation.consultant_id))
         .group_by(i_key)
     ):
         row(key).invitations = n
 
-    o_key = _key(by, Opportunity.store_id, Opportunity.graded_by)
-    for key, n in session.execute(
+    o_key = scope.key(Opportunity.store_id, Opportunity.graded_by)
+    for key, n in scope.session.execute(
         select(o_key, func.count())
         .where(Opportunity.status == OpportunityStatus.WON.value)
-        .where(
-            _in_period(Opportunity.closed_at, Opportunity.store_id, zones, period_from, period_to)
-        )
-        .where(*_scope(Opportunity.graded_by, consultant_id))
+        .where(scope.in_period(Opportunity.closed_at, Opportunity.store_id))
+        .where(*scope.mine(Opportunity.graded_by))
         .group_by(o_key)
     ):
         row(key).orders = n
 
-    names = _names(session, by, rows)
+    names = scope.names(rows)
     totals = FunnelRow(None, None)
     for r in rows.values():
         r.name = names.get(r.key) if r.key is not None else None
         for step in FUNNEL_STEPS:
             setattr(totals, step, totals.count(step) + r.count(step))
     return Funnel(_ordered(rows.values(), lambda r: (-r.visits, -r.orders)), totals)
+
+
+funnel = _section(_funnel)
 
 
 def _ordered(rows: Iterable[Any], sort: Callable[[Any], Any]) -> list[Any]:
@@ -357,13 +478,6 @@ class Misjudgement:
     totals: MisjudgementRow
 
 
-def _completed(zones: dict[int, str], period_from: date, period_to: date) -> list[Any]:
-    return [
-        CallbackTask.status == CallbackStatus.DONE.value,
-        _in_period(CallbackTask.completed_at, CallbackTask.store_id, zones, period_from, period_to),
-    ]
-
-
 def _bought() -> ColumnElement[bool]:
     return or_(
         CallbackAnswers.has_bought.is_(True),
@@ -371,37 +485,19 @@ def _bought() -> ColumnElement[bool]:
     )
 
 
-def misjudgement(
-    session: Session,
-    store_ids: list[int],
-    period_from: date,
-    period_to: date,
-    consultant_id: int | None = None,
-    *,
-    by: str = BY_CONSULTANT,
-) -> Misjudgement:
-    """Three statements: zones, the grouped counts, names."""
-    zones = _zones(session, store_ids)
-    key = _key(by, CallbackTask.store_id, CallbackTask.consultant_id)
-    found = session.execute(
-        select(
-            key,
-            func.count(),
-            func.count().filter(_bought()),
-            func.count().filter(CallbackAnswers.would_revisit.is_(True)),
-        )
-        .select_from(CallbackTask)
-        .outerjoin(CallbackAnswers, CallbackAnswers.task_id == CallbackTask.id)
-        .where(*_completed(zones, period_from, period_to))
-        .where(
-            CallbackTask.kind == CallbackKind.DORMANT.value,
-            CallbackTask.call_result == CallResult.REACHED.value,
-        )
-        .where(*_scope(CallbackTask.consultant_id, consultant_id))
-        .group_by(key)
-    ).all()
-    names = _names(session, by, (r[0] for r in found))
-    rows = [MisjudgementRow(k, names.get(k) if k else None, n, b, w) for k, n, b, w in found]
+def _misjudgement(scope: _Scope) -> Misjudgement:
+    """The dormant callbacks of the callback aggregate (shared with the callback results)."""
+    counts: dict[int | None, MisjudgementRow] = {}
+    for found in scope.callbacks:
+        if found.dormant_reached:
+            row = counts.setdefault(found.key, MisjudgementRow(found.key, None))
+            row.reached += found.dormant_reached
+            row.bought_elsewhere += found.dormant_bought
+            row.willing += found.dormant_willing
+    names = scope.names(counts)
+    rows = list(counts.values())
+    for row in rows:
+        row.name = names.get(row.key) if row.key is not None else None
     totals = MisjudgementRow(
         None,
         None,
@@ -411,6 +507,9 @@ def misjudgement(
     )
     rows.sort(key=lambda r: (r.key is None, -(r.bought_share or 0), -r.reached, r.name or ""))
     return Misjudgement(rows, totals)
+
+
+misjudgement = _section(_misjudgement)
 
 
 # --- callback results -------------------------------------------------------------------------
@@ -441,6 +540,17 @@ class CallbackRow:
         return _average(self.satisfaction_sum, self.rated)
 
 
+CALLBACK_COUNTS = (
+    "attempted",
+    "reached",
+    "bought_elsewhere",
+    "willing",
+    "satisfaction_sum",
+    "rated",
+    "overturned",
+)
+
+
 @dataclass
 class CallbackResults:
     rows: list[CallbackRow]
@@ -450,75 +560,28 @@ class CallbackResults:
     reasons: list[Share] = field(default_factory=list)  # top reasons, share of those given
 
 
-def _normalised(column: Any) -> Any:
-    return func.lower(func.trim(column))
-
-
-def callback_results(
-    session: Session,
-    store_ids: list[int],
-    period_from: date,
-    period_to: date,
-    consultant_id: int | None = None,
-    *,
-    by: str = BY_CONSULTANT,
-) -> CallbackResults:
-    """Seven statements: zones, per consultant, outcomes, brands, reasons, overturned, names."""
-    zones = _zones(session, store_ids)
-    done = _completed(zones, period_from, period_to)
-    mine = _scope(CallbackTask.consultant_id, consultant_id)
-    key = _key(by, CallbackTask.store_id, CallbackTask.consultant_id)
+def _callback_results(scope: _Scope) -> CallbackResults:
+    """The callback aggregate (shared with the misjudgement) and the defeats overturned."""
     rows: dict[int | None, CallbackRow] = {}
-    for k, attempted, reached, bought, willing, sat_sum, rated in session.execute(
-        select(
-            key,
-            func.count(),
-            func.count().filter(CallbackTask.call_result == CallResult.REACHED.value),
-            func.count().filter(CallbackTask.call_result == CallResult.REACHED.value, _bought()),
-            func.count().filter(
-                CallbackTask.call_result == CallResult.REACHED.value,
-                CallbackAnswers.would_revisit.is_(True),
-            ),
-            func.sum(CallbackAnswers.satisfaction),
-            func.count(CallbackAnswers.satisfaction),
-        )
-        .select_from(CallbackTask)
-        .outerjoin(CallbackAnswers, CallbackAnswers.task_id == CallbackTask.id)
-        .where(*done, *mine)
-        .group_by(key)
-    ):
-        rows[k] = CallbackRow(
-            k, None, attempted, reached, bought, willing, int(sat_sum or 0), rated
-        )
-
-    outcome_counts = session.execute(
-        select(CallbackTask.outcome, func.count())
-        .where(*done, *mine, CallbackTask.outcome.is_not(None))
-        .group_by(CallbackTask.outcome)
-    ).all()
-
-    def top(column: Any) -> list[tuple[str, int]]:
-        label = func.min(func.trim(column))
-        return [
-            (text, n)
-            for text, n in session.execute(
-                select(label, func.count())
-                .select_from(CallbackTask)
-                .join(CallbackAnswers, CallbackAnswers.task_id == CallbackTask.id)
-                .where(*done, *mine, func.trim(column) != "")
-                .group_by(_normalised(column))
-                .order_by(func.count().desc(), label)
-            ).all()
-        ]
-
-    brand_counts = top(CallbackAnswers.bought_brand)
-    reason_counts = top(CallbackAnswers.bought_reason)
+    outcome_counts: dict[str, int] = defaultdict(int)
+    for found in scope.callbacks:
+        row = rows.setdefault(found.key, CallbackRow(found.key, None))
+        row.attempted += found.n
+        row.reached += found.reached
+        row.bought_elsewhere += found.bought
+        row.willing += found.willing
+        row.satisfaction_sum += int(found.satisfaction or 0)
+        row.rated += found.rated
+        if found.outcome is not None:
+            outcome_counts[found.outcome] += found.n
+    brand_counts = _texts((r.nb, r.brand, r.brand_n) for r in scope.callbacks)
+    reason_counts = _texts((r.nr, r.reason, r.reason_n) for r in scope.callbacks)
 
     # Defeats overturned: opportunities reopened in the period, for the consultant whose
     # defeat callback it was (the callback's consultant; none when there was no callback).
     defeat = aliased(CallbackTask)
-    o_key = _key(by, Opportunity.store_id, defeat.consultant_id)
-    for k, n in session.execute(
+    o_key = scope.key(Opportunity.store_id, defeat.consultant_id)
+    for k, n in scope.session.execute(
         select(o_key, func.count(func.distinct(Opportunity.id)))
         .select_from(Opportunity)
         .outerjoin(
@@ -529,41 +592,28 @@ def callback_results(
                 defeat.status == CallbackStatus.DONE.value,
             ),
         )
-        .where(
-            _in_period(
-                Opportunity.defeat_overturned_at,
-                Opportunity.store_id,
-                zones,
-                period_from,
-                period_to,
-            )
-        )
-        .where(*_scope(defeat.consultant_id, consultant_id))
+        .where(scope.in_period(Opportunity.defeat_overturned_at, Opportunity.store_id))
+        .where(*scope.mine(defeat.consultant_id))
         .group_by(o_key)
     ):
         rows.setdefault(k, CallbackRow(k, None)).overturned = n
 
-    names = _names(session, by, rows)
+    names = scope.names(rows)
     totals = CallbackRow(None, None)
     for r in rows.values():
         r.name = names.get(r.key) if r.key is not None else None
-        for name in (
-            "attempted",
-            "reached",
-            "bought_elsewhere",
-            "willing",
-            "satisfaction_sum",
-            "rated",
-            "overturned",
-        ):
+        for name in CALLBACK_COUNTS:
             setattr(totals, name, getattr(totals, name) + getattr(r, name))
     return CallbackResults(
         rows=_ordered(rows.values(), lambda r: (-r.attempted,)),
         totals=totals,
-        outcomes=_shares(outcome_counts, totals.attempted),
+        outcomes=_shares(outcome_counts.items(), totals.attempted),
         brands=_shares(brand_counts, sum(n for _, n in brand_counts))[:TOP_N],
         reasons=_shares(reason_counts, sum(n for _, n in reason_counts))[:TOP_N],
     )
+
+
+callback_results = _section(_callback_results)
 
 
 # --- defeats ----------------------------------------------------------------------------------
@@ -591,39 +641,46 @@ class Defeats:
     brands: list[Share]  # share of defeats naming a brand
 
 
-def defeats(
-    session: Session,
-    store_ids: list[int],
-    period_from: date,
-    period_to: date,
-    consultant_id: int | None = None,
-    *,
-    by: str = BY_CONSULTANT,
-) -> Defeats:
-    """Four statements: zones, per consultant and reason, brands, names."""
-    zones = _zones(session, store_ids)
+def _defeats(scope: _Scope) -> Defeats:
+    """One pass over the opportunities lost in the period, grouped by consultant (or store),
+    reason and competitor brand; each brand's spelling and count over the groups."""
     # The consultant whose customer it was: the owner, else who graded the customer dormant
     # (customer service closes those), else who recorded the defeat.
     whose = func.coalesce(Opportunity.owner_id, Opportunity.dormant_by, Opportunity.graded_by)
-    lost = [
-        Opportunity.status == OpportunityStatus.LOST.value,
-        _in_period(Opportunity.closed_at, Opportunity.store_id, zones, period_from, period_to),
-        *_scope(whose, consultant_id),
-    ]
-    key = _key(by, Opportunity.store_id, whose)
+    key = scope.key(Opportunity.store_id, whose)
     reason = func.coalesce(Opportunity.defeat_reason, DefeatReason.OTHER.value)
-    rows: dict[int | None, DefeatRow] = {}
-    for k, r, n in session.execute(
-        select(key, reason, func.count()).where(*lost).group_by(key, reason)
-    ):
-        rows.setdefault(k, DefeatRow(k, None)).by_reason[r] = n
-    label = func.min(func.trim(Opportunity.competitor_brand))
-    brand_counts = session.execute(
-        select(label, func.count())
-        .where(*lost, func.trim(Opportunity.competitor_brand) != "")
-        .group_by(_normalised(Opportunity.competitor_brand))
+    brand = Opportunity.competitor_brand
+    grouped = (
+        select(
+            key.label("k"),
+            reason.label("reason"),
+            _normalised(brand).label("nb"),
+            func.min(func.trim(brand)).label("b"),
+            func.count().label("n"),
+        )
+        .where(
+            Opportunity.status == OpportunityStatus.LOST.value,
+            scope.in_period(Opportunity.closed_at, Opportunity.store_id),
+            *scope.mine(whose),
+        )
+        .group_by(key, reason, _normalised(brand))
+        .subquery()
+    )
+    found = scope.session.execute(
+        select(
+            grouped.c.k,
+            grouped.c.reason,
+            grouped.c.n,
+            grouped.c.nb,
+            *_spellings(grouped, grouped.c.nb, grouped.c.b),
+        )
     ).all()
-    names = _names(session, by, rows)
+    rows: dict[int | None, DefeatRow] = {}
+    for k, r, n, *_brand in found:
+        by_reason = rows.setdefault(k, DefeatRow(k, None)).by_reason
+        by_reason[r] = by_reason.get(r, 0) + n
+    brand_counts = _texts((nb, b, n) for *_, nb, b, n in found)
+    names = scope.names(rows)
     totals = DefeatRow(None, None)
     for row in rows.values():
         row.name = names.get(row.key) if row.key is not None else None
@@ -633,8 +690,11 @@ def defeats(
         rows=_ordered(rows.values(), lambda r: (-r.defeats,)),
         totals=totals,
         reasons=_shares(totals.by_reason.items(), totals.defeats),
-        brands=_shares([(b, n) for b, n in brand_counts], sum(n for _, n in brand_counts))[:TOP_N],
+        brands=_shares(brand_counts, sum(n for _, n in brand_counts))[:TOP_N],
     )
+
+
+defeats = _section(_defeats)
 
 
 # --- workload (now) ---------------------------------------------------------------------------
@@ -660,24 +720,12 @@ class Workload:
     totals: WorkloadRow
 
 
-def workload(
-    session: Session,
-    store_ids: list[int],
-    period_from: date | None = None,
-    period_to: date | None = None,
-    consultant_id: int | None = None,
-    *,
-    by: str = BY_CONSULTANT,
-    now: datetime | None = None,
-) -> Workload:
+def _workload(scope: _Scope) -> Workload:
     """Overdue follow-ups (before each store's today) and load against cap, now: every active
-    consultant of the stores, as on the Team page. The period does not apply. Two
-    statements: zones, the consultants with their counts and caps (and the store names for a
-    group)."""
-    zones = _zones(session, store_ids)
-    moment = now or utcnow()
+    consultant of the stores, as on the Team page. The period does not apply."""
+    moment = scope.now or utcnow()
     by_today: dict[date, list[int]] = defaultdict(list)
-    for store_id, zone in zones.items():
+    for store_id, zone in scope.zones.items():
         by_today[local_date(moment, zone)].append(store_id)
     overdue = or_(
         false(),
@@ -693,7 +741,7 @@ def workload(
             func.count().filter(counts_towards_load()).label("load"),
         )
         .where(
-            Opportunity.store_id.in_(store_ids),
+            Opportunity.store_id.in_(scope.store_ids),
             Opportunity.status == OpportunityStatus.OPEN.value,
             Opportunity.owner_id.is_not(None),
         )
@@ -703,11 +751,11 @@ def workload(
     newer = aliased(RuleSet)
     rules = (
         select(RuleSet.store_id, RuleSet.default_load_cap)
-        .where(RuleSet.store_id.in_(store_ids))
+        .where(RuleSet.store_id.in_(scope.store_ids))
         .where(~exists().where(newer.store_id == RuleSet.store_id, newer.version > RuleSet.version))
         .subquery()
     )
-    found = session.execute(
+    found = scope.session.execute(
         select(
             User.id,
             User.store_id,
@@ -720,26 +768,28 @@ def workload(
         .outerjoin(book, book.c.owner_id == User.id)
         .outerjoin(rules, rules.c.store_id == User.store_id)
         .where(
-            User.store_id.in_(store_ids),
+            User.store_id.in_(scope.store_ids),
             User.role == Role.CONSULTANT.value,
             User.active,
-            *_scope(User.id, consultant_id),
+            *scope.mine(User.id),
         )
     ).all()
-    store_names = _names(session, BY_STORE, zones) if by == BY_STORE else {}
+    by_store = scope.by == BY_STORE
+    store_names = scope.names(scope.zones) if by_store else {}
     rows: dict[int | None, WorkloadRow] = {}
     totals = WorkloadRow(None, None)
     for user_id, store_id, name, n_overdue, load, cap in found:
-        k = store_id if by == BY_STORE else user_id
-        row = rows.setdefault(
-            k, WorkloadRow(k, store_names.get(store_id) if by == BY_STORE else name)
-        )
+        k = store_id if by_store else user_id
+        row = rows.setdefault(k, WorkloadRow(k, store_names.get(store_id) if by_store else name))
         for target in (row, totals):
             target.overdue += n_overdue
             target.load += load
             target.cap += cap
             target.consultants += 1
     return Workload(_ordered(rows.values(), lambda r: (-r.overdue, -r.load)), totals)
+
+
+workload = _section(_workload)
 
 
 # --- reception times --------------------------------------------------------------------------
@@ -771,43 +821,13 @@ class Reception:
     totals: ReceptionRow
 
 
-def reception(
-    session: Session,
-    store_ids: list[int],
-    period_from: date,
-    period_to: date,
-    consultant_id: int | None = None,
-    *,
-    by: str = BY_CONSULTANT,
-) -> Reception:
-    """Three statements: zones, sums and counts per consultant, names."""
-    zones = _zones(session, store_ids)
-    ended = and_(Visit.reception_started_at.is_not(None), Visit.reception_ended_at.is_not(None))
-    served = func.coalesce(Visit.assigned_at, Visit.reception_started_at)
-    key = _key(by, Visit.store_id, Visit.consultant_id)
-    found = session.execute(
-        select(
-            key,
-            func.count().filter(ended),
-            func.sum(
-                case(
-                    (ended, seconds_between(Visit.reception_ended_at, Visit.reception_started_at)),
-                    else_=literal(None),
-                )
-            ),
-            func.count(served),
-            func.sum(seconds_between(served, Visit.checked_in_at)),
-        )
-        .where(_in_period(Visit.checked_in_at, Visit.store_id, zones, period_from, period_to))
-        .where(*_scope(Visit.consultant_id, consultant_id))
-        .group_by(key)
-    ).all()
-    names = _names(session, by, (r[0] for r in found))
+def _reception(scope: _Scope) -> Reception:
+    """The visit aggregate (shared with the funnel): its reception and waiting times."""
+    found = [r for r in scope.visits if r[4] or r[6]]  # nobody received: no time to average
+    names = scope.names(r[0] for r in found)
     rows = []
     totals = ReceptionRow(None, None)
-    for k, n, total, waits, wait_total in found:
-        if not n and not waits:
-            continue  # visitors nobody received: no time to average
+    for k, *_counts, n, total, waits, wait_total in found:
         row = ReceptionRow(
             k,
             names.get(k) if k is not None else None,
@@ -822,6 +842,9 @@ def reception(
         totals.waits += row.waits
         totals.wait_seconds += row.wait_seconds
     return Reception(_ordered(rows, lambda r: (-r.receptions,)), totals)
+
+
+reception = _section(_reception)
 
 
 # --- the whole report, and tables for the page and the exports --------------------------------
@@ -852,21 +875,21 @@ def report(
     by: str = BY_CONSULTANT,
     now: datetime | None = None,
 ) -> Report:
-    """Every section of the analytics page: a fixed number of statements (25; 26 for a
-    group, whose rows are named after the stores)."""
-    args = (session, store_ids, period_from, period_to, consultant_id)
+    """Every section of the analytics page: a fixed number of statements (10), the sections
+    sharing the zones, the names and the visit and callback aggregates."""
+    scope = _Scope(session, store_ids, period_from, period_to, consultant_id, by, now)
     return Report(
         store_ids=store_ids,
         period_from=period_from,
         period_to=period_to,
         consultant_id=consultant_id,
         by=by,
-        funnel=funnel(*args, by=by),
-        misjudgement=misjudgement(*args, by=by),
-        callbacks=callback_results(*args, by=by),
-        defeats=defeats(*args, by=by),
-        workload=workload(*args, by=by, now=now),
-        reception=reception(*args, by=by),
+        funnel=_funnel(scope),
+        misjudgement=_misjudgement(scope),
+        callbacks=_callback_results(scope),
+        defeats=_defeats(scope),
+        workload=_workload(scope),
+        reception=_reception(scope),
     )
 
 
@@ -1186,19 +1209,19 @@ def tables(result: Report) -> dict[str, Table]:
 
 # Each table: the section that computes it and the builder of its tables (an export runs only
 # that section).
-_SECTIONS: dict[str, tuple[Callable[..., Any], Callable[[Any, str], dict[str, Table]]]] = {
-    "funnel": (funnel, _funnel_tables),
-    "funnel_rows": (funnel, _funnel_tables),
-    "misjudgement": (misjudgement, _misjudgement_tables),
-    "callbacks": (callback_results, _callback_tables),
-    "outcomes": (callback_results, _callback_tables),
-    "brands": (callback_results, _callback_tables),
-    "reasons": (callback_results, _callback_tables),
-    "defeat_reasons": (defeats, _defeat_tables),
-    "competitor_brands": (defeats, _defeat_tables),
-    "defeat_rows": (defeats, _defeat_tables),
-    "workload": (workload, _workload_tables),
-    "reception": (reception, _reception_tables),
+_SECTIONS: dict[str, tuple[Callable[[_Scope], Any], Callable[[Any, str], dict[str, Table]]]] = {
+    "funnel": (_funnel, _funnel_tables),
+    "funnel_rows": (_funnel, _funnel_tables),
+    "misjudgement": (_misjudgement, _misjudgement_tables),
+    "callbacks": (_callback_results, _callback_tables),
+    "outcomes": (_callback_results, _callback_tables),
+    "brands": (_callback_results, _callback_tables),
+    "reasons": (_callback_results, _callback_tables),
+    "defeat_reasons": (_defeats, _defeat_tables),
+    "competitor_brands": (_defeats, _defeat_tables),
+    "defeat_rows": (_defeats, _defeat_tables),
+    "workload": (_workload, _workload_tables),
+    "reception": (_reception, _reception_tables),
 }
 TABLE_NAMES = tuple(_SECTIONS)
 
@@ -1218,11 +1241,8 @@ def table(
     if name not in _SECTIONS:
         raise NotFound("table")
     compute, build = _SECTIONS[name]
-    extra: dict[str, Any] = {"by": by}
-    if compute is workload:
-        extra["now"] = now
-    result = compute(session, store_ids, period_from, period_to, consultant_id, **extra)
-    return build(result, by)[name]
+    scope = _Scope(session, store_ids, period_from, period_to, consultant_id, by, now)
+    return build(compute(scope), by)[name]
 
 
 # --- who may be looked at ---------------------------------------------------------------------

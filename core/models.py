@@ -284,8 +284,9 @@ class Opportunity(Base):
         Index("ix_opportunities_pool", "store_id", "pool_since"),
         # Yesterday's defeats and dormant gradings.
         Index("ix_opportunities_graded_at", "store_id", "grade", "graded_at"),
-        # Analytics over a period: orders and defeats closed, defeats overturned.
-        Index("ix_opportunities_store_closed", "store_id", "closed_at"),
+        # Analytics over a period: orders and defeats closed (each its own range), defeats
+        # overturned, first needs analyses.
+        Index("ix_opportunities_store_closed", "store_id", "status", "closed_at"),
         Index("ix_opportunities_store_overturned", "store_id", "defeat_overturned_at"),
         Index("ix_opportunities_store_first_assessed", "store_id", "first_assessed_at"),
     )

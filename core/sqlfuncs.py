@@ -86,27 +86,30 @@ def sqlite_offset(timezone: str, on: date) -> str:
     return f"{minutes:+d} minutes"
 
 
-class seconds_between(FunctionElement[float]):
-    """seconds_between(later_ts, earlier_ts) -> seconds from the second timestamp to the first
-    (fractional), for averages of durations computed in SQL."""
+class total_seconds(FunctionElement[float]):
+    """total_seconds(later_ts, earlier_ts) -> an aggregate: the sum over the rows of the
+    seconds from the second timestamp to the first (fractional; rows where either is NULL do
+    not count), for averages of durations computed in SQL. PostgreSQL adds the intervals and
+    converts the sum once, rather than converting each row's."""
 
     type = Float()
     inherit_cache = True
-    name = "seconds_between"
+    name = "total_seconds"
 
 
-@compiles(seconds_between, "postgresql")
-def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+@compiles(total_seconds, "postgresql")
+def _total_seconds_pg(element: total_seconds, compiler: Any, **kw: Any) -> str:
     later, earlier = list(element.clauses)
     return (
-        f"EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)}))"
+        f"EXTRACT(EPOCH FROM sum({compiler.process(later, **kw)} - "
+        f"{compiler.process(earlier, **kw)}))"
     )
 
 
-@compiles(seconds_between, "sqlite")
-def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+@compiles(total_seconds, "sqlite")
+def _total_seconds_sqlite(element: total_seconds, compiler: Any, **kw: Any) -> str:
     later, earlier = list(element.clauses)
     return (
-        f"((julianday({compiler.process(later, **kw)}) - "
+        f"sum((julianday({compiler.process(later, **kw)}) - "
         f"julianday({compiler.process(earlier, **kw)})) * 86400.0)"
     )

@@ -492,4 +492,4 @@ def test_the_report_issues_the_same_statements_whatever_the_size(factory, sessio
         build_funnel(factory, store, factory.consultant(store), factory.consultant(store))
         build_callbacks(factory, store, factory.consultant(store), a)
     assert opportunities() >= 4 * before
-    assert statements() == small == 25
+    assert statements() == small == 10
