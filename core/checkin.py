@@ -234,14 +234,14 @@ def _candidates_statement() -> Any:
     )
     return (
         select(
-            users.id,
-            users.display_name,
-            settings.presence,
-            users.active & settings.active,
-            func.coalesce(busy.c.n, 0),
-            func.coalesce(load.c.load, 0),
-            func.coalesce(settings.load_cap, default_cap),
-            settings.last_walk_in_at,
+            users.id.label("c_id"),
+            users.display_name.label("c_name"),
+            settings.presence.label("c_presence"),
+            (users.active & settings.active).label("c_active"),
+            func.coalesce(busy.c.n, 0).label("c_busy"),
+            func.coalesce(load.c.load, 0).label("c_load"),
+            func.coalesce(settings.load_cap, default_cap).label("c_cap"),
+            settings.last_walk_in_at.label("c_last_walk_in_at"),
         )
         .select_from(User.__table__)
         .join(ConsultantSettings.__table__, settings.user_id == users.id)
@@ -254,10 +254,24 @@ def _candidates_statement() -> Any:
 
 def candidates(session: Session, store_id: int) -> list[Candidate]:
     """Every consultant with presence, busy state, load and cap: one statement."""
-    rows = session.execute(_candidates_statement(), {"p_store_id": store_id}).all()
+    return _pool(session.execute(_candidates_statement(), {"p_store_id": store_id}).all())
+
+
+def _pool(rows: list[Any]) -> list[Candidate]:
+    """Candidates from rows with the candidate columns (none: a row without a consultant)."""
     return [
-        Candidate(r[0], r[1], r[2], bool(r[3]), bool(r[4]), int(r[5]), int(r[6]), r[7])
+        Candidate(
+            r.c_id,
+            r.c_name,
+            r.c_presence,
+            bool(r.c_active),
+            bool(r.c_busy),
+            int(r.c_load),
+            int(r.c_cap),
+            r.c_last_walk_in_at,
+        )
         for r in rows
+        if r.c_id is not None
     ]
 
 
@@ -402,11 +416,11 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     """Record a visit and dispatch it. One transaction; the caller commits.
 
     The store is locked first, so the customer, the queue and the loads read here are the ones
-    the visit is dispatched against. Everything the check-in needs to know is read in one
-    statement and the loads in a second; the decision is made before anything is written, and
-    each row is then inserted once with its final values (owner, consultant, status). Validation
-    happens before anything is written; a repeated idempotency key returns the first result and
-    writes nothing.
+    the visit is dispatched against. Everything the check-in needs to know, the consultants'
+    loads included, is read in one statement; the decision is made before anything is written,
+    and each row is then written once with its final values (owner, consultant, status): on
+    PostgreSQL all of them in one statement. Validation happens before anything is written; a
+    repeated idempotency key returns the first result and writes nothing.
     """
     lock_store(session, request.store_id)
     errors: dict[str, str] = {}
@@ -418,8 +432,8 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     timezone = request.timezone or store_timezone(session, request.store_id)
     day_start, day_end = day_bounds_utc(local_date(now, timezone), timezone)
     model_id = _model_id(request.car_model_id)
-    seen = session.execute(
-        _lookup_statement(),
+    found = session.execute(
+        _seen_statement(),
         {
             "p_store_id": request.store_id,
             "p_mobile": mobile,
@@ -428,7 +442,8 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             "p_day_start": day_start,
             "p_day_end": day_end,
         },
-    ).one()
+    ).all()
+    seen = found[0]
     if seen.earlier_visit is not None:  # a double tap: the first one has been recorded
         earlier = _by_key(session, request.store_id, request.idempotency_key or "")
         assert earlier is not None
@@ -464,7 +479,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     else:
         preferred, preferred_reason = None, None
     decision = choose(
-        candidates(session, request.store_id),
+        _pool(found),
         preferred=preferred,
         preferred_reason=preferred_reason,
         declined=seen.declined_owner_id,
@@ -475,15 +490,18 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     if request.consent:
         # A fresh consent is the customer's own new wish to be contacted.
         consent |= {"do_not_contact": False, "do_not_contact_at": None}
-    if known:
-        customer_id = seen.customer_id
-        if request.consent:
-            session.execute(
-                update(_customers).where(_customers.c.id == customer_id).values(consent)
-            )
-    else:
-        customer_id = session.execute(
-            _inserting(_customers),
+    opportunity: dict[str, Any] = {"last_visit_at": now}
+    if values["car_model"] is not None or seen.opportunity_id is None:
+        opportunity["car_model_id"] = values["car_model"]
+    if assigned:
+        opportunity |= {"owner_id": decision.consultant_id, "pool_since": None, "pool_reason": None}
+    off_duty = assigned and preferred is not None and decision.consultant_id != preferred
+    channel = (
+        ConsentChannel.KIOSK if request.source == VisitSource.KIOSK else ConsentChannel.RECEPTION
+    )
+    rows = _Rows(
+        customer_id=seen.customer_id,
+        customer=(
             dict(
                 store_id=request.store_id,
                 mobile=mobile,
@@ -491,54 +509,36 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
                 title=values["title"],
                 created_at=now,
                 **(consent if request.consent else {}),
-            ),
-        ).scalar_one()
-    if request.consent:
-        channel = (
-            ConsentChannel.KIOSK
-            if request.source == VisitSource.KIOSK
-            else ConsentChannel.RECEPTION
-        )
-        session.execute(
-            _inserting(_consents),
+            )
+            if not known
+            else consent
+            if request.consent
+            else None
+        ),
+        consent=(
             dict(
-                customer_id=customer_id,
                 granted=True,
                 notice_version=request.notice_version,
                 channel=channel.value,
                 recorded_at=now,
                 recorded_by=request.recorded_by,
-            ),
-        )
-
-    opportunity: dict[str, Any] = {"last_visit_at": now}
-    if values["car_model"] is not None or seen.opportunity_id is None:
-        opportunity["car_model_id"] = values["car_model"]
-    if assigned:
-        opportunity |= {"owner_id": decision.consultant_id, "pool_since": None, "pool_reason": None}
-    if seen.opportunity_id is not None:
-        opportunity_id = seen.opportunity_id
-        session.execute(
-            update(_opportunities).where(_opportunities.c.id == opportunity_id).values(opportunity)
-        )
-    else:
-        opportunity_id = session.execute(
-            _inserting(_opportunities),
-            dict(
+            )
+            if request.consent
+            else None
+        ),
+        opportunity_id=seen.opportunity_id,
+        opportunity=(
+            opportunity
+            if seen.opportunity_id is not None
+            else dict(
                 store_id=request.store_id,
-                customer_id=customer_id,
                 status=OpportunityStatus.OPEN.value,
                 created_at=now,
                 **opportunity,
-            ),
-        ).scalar_one()
-
-    visit_id = session.execute(
-        _inserting(_visits),
-        dict(
+            )
+        ),
+        visit=dict(
             store_id=request.store_id,
-            customer_id=customer_id,
-            opportunity_id=opportunity_id,
             invitation_id=seen.invitation_id,
             kiosk_device_id=request.kiosk_device_id,
             recorded_by=request.recorded_by,
@@ -554,22 +554,10 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             assigned_at=now if assigned else None,
             waiting_candidates=None if assigned else decision.candidates,
         ),
-    ).scalar_one()
-    if seen.invitation_id is not None:
-        session.execute(
-            update(_invitations)
-            .where(_invitations.c.id == seen.invitation_id)
-            .values(status=InvitationStatus.HONOURED.value, visit_id=visit_id)
-        )
-    position = None
-    if assigned:
-        off_duty = preferred is not None and decision.consultant_id != preferred
-        session.execute(
-            _inserting(_assignments),
+        invitation_id=seen.invitation_id,
+        assignment=(
             dict(
                 store_id=request.store_id,
-                opportunity_id=opportunity_id,
-                visit_id=visit_id,
                 from_owner_id=seen.owner_id,
                 to_owner_id=decision.consultant_id,
                 assigned_at=now,
@@ -578,15 +566,16 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
                 to_load=decision.load,
                 to_cap=decision.cap,
                 candidates=decision.candidates,
-            ),
-        )
-        session.execute(
-            update(_settings_table)
-            .where(_settings_table.c.user_id == decision.consultant_id)
-            .values(last_walk_in_at=now)
-        )
+            )
+            if assigned
+            else None
+        ),
+        walk_in=(decision.consultant_id, now) if assigned else None,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        customer_id, opportunity_id, visit_id, position = _write_at_once(session, rows)
     else:
-        position = _queue_position(session, request.store_id, visit_id)
+        customer_id, opportunity_id, visit_id, position = _write_one_by_one(session, rows)
     # Rows were changed with Core statements: objects this session already holds reload.
     _expire(session, Customer, customer_id)
     _expire(session, Opportunity, opportunity_id)
@@ -609,6 +598,251 @@ _visits = Visit.__table__
 _invitations = Invitation.__table__
 _assignments = Assignment.__table__
 _settings_table = ConsultantSettings.__table__
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What a check-in writes, decided before anything is written. ``customer``: the new
+    customer's row, or the consent columns of a known one (``customer_id``), or None; likewise
+    ``opportunity`` for the open opportunity (``opportunity_id`` when it exists). The ids that
+    only exist once the rows are inserted (customer, opportunity, visit) are filled in by the
+    writer."""
+
+    customer_id: int | None
+    customer: dict[str, Any] | None
+    consent: dict[str, Any] | None
+    opportunity_id: int | None
+    opportunity: dict[str, Any]
+    visit: dict[str, Any]
+    invitation_id: int | None
+    assignment: dict[str, Any] | None
+    walk_in: tuple[int, datetime] | None  # the consultant and when they were given a walk-in
+
+    def shape(self) -> tuple[Any, ...]:
+        """What the statement that writes these rows depends on (not the values)."""
+
+        def keys(row: dict[str, Any] | None) -> tuple[str, ...] | None:
+            return None if row is None else tuple(row)
+
+        return (
+            self.customer_id is None,
+            keys(self.customer),
+            keys(self.consent),
+            self.opportunity_id is None,
+            keys(self.opportunity),
+            keys(self.visit),
+            self.invitation_id is not None,
+            keys(self.assignment),
+            self.walk_in is not None,
+        )
+
+    def parameters(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "p_customer_id": self.customer_id,
+            "p_opportunity_id": self.opportunity_id,
+            "p_invitation_id": self.invitation_id,
+        }
+        for prefix, row in (
+            ("customer", self.customer),
+            ("consent", self.consent),
+            ("opportunity", self.opportunity),
+            ("visit", self.visit),
+            ("assignment", self.assignment),
+        ):
+            for key, value in (row or {}).items():
+                params[f"p_{prefix}_{key}"] = value
+        if self.walk_in is not None:
+            params["p_walk_in_user"], params["p_walk_in_at"] = self.walk_in
+        return params
+
+
+def _write_one_by_one(session: Session, rows: _Rows) -> tuple[int, int, int, int | None]:
+    """One statement per row (SQLite, where a statement costs no round trip)."""
+    if rows.customer_id is None:
+        assert rows.customer is not None
+        customer_id = session.execute(_inserting(_customers), rows.customer).scalar_one()
+    else:
+        customer_id = rows.customer_id
+        if rows.customer is not None:
+            session.execute(
+                update(_customers).where(_customers.c.id == customer_id).values(rows.customer)
+            )
+    if rows.consent is not None:
+        session.execute(_inserting(_consents), {"customer_id": customer_id, **rows.consent})
+    if rows.opportunity_id is None:
+        opportunity_id = session.execute(
+            _inserting(_opportunities), {"customer_id": customer_id, **rows.opportunity}
+        ).scalar_one()
+    else:
+        opportunity_id = rows.opportunity_id
+        session.execute(
+            update(_opportunities)
+            .where(_opportunities.c.id == opportunity_id)
+            .values(rows.opportunity)
+        )
+    visit_id = session.execute(
+        _inserting(_visits),
+        {"customer_id": customer_id, "opportunity_id": opportunity_id, **rows.visit},
+    ).scalar_one()
+    if rows.invitation_id is not None:
+        session.execute(
+            update(_invitations)
+            .where(_invitations.c.id == rows.invitation_id)
+            .values(status=InvitationStatus.HONOURED.value, visit_id=visit_id)
+        )
+    position = None
+    if rows.assignment is not None:
+        session.execute(
+            _inserting(_assignments),
+            {"opportunity_id": opportunity_id, "visit_id": visit_id, **rows.assignment},
+        )
+    else:
+        position = _queue_position(session, rows.visit["store_id"], visit_id)
+    if rows.walk_in is not None:
+        user_id, at = rows.walk_in
+        session.execute(
+            update(_settings_table)
+            .where(_settings_table.c.user_id == user_id)
+            .values(last_walk_in_at=at)
+        )
+    return customer_id, opportunity_id, visit_id, position
+
+
+def _write_at_once(session: Session, rows: _Rows) -> tuple[int, int, int, int | None]:
+    """Every row in one statement (PostgreSQL: one round trip, data-modifying WITH clauses
+    that hand each other the new ids)."""
+    found = session.execute(_writing(rows.shape()), rows.parameters()).one()
+    return found.customer_id, found.opportunity_id, found.visit_id, found.position
+
+
+def _bound(table: Any, prefix: str, keys: tuple[str, ...] | None) -> dict[str, Any]:
+    """Each column as a parameter ``p_<prefix>_<column>`` of the column's type."""
+    return {k: bindparam(f"p_{prefix}_{k}", type_=table.c[k].type) for k in keys or ()}
+
+
+def _inserted(table: Any, prefix: str, keys: tuple[str, ...] | None) -> dict[str, Any]:
+    """``_bound``, with the columns' own defaults for the others: an INSERT inside a WITH
+    clause gets no Python-side defaults from SQLAlchemy."""
+    values = _bound(table, prefix, keys)
+    for column in table.c:
+        if column.default is not None and column.key not in values:
+            assert column.default.is_scalar, f"{table.name}.{column.key} needs a value"
+            values[column.key] = literal(column.default.arg, column.type)
+    return values
+
+
+@cache
+def _writing(shape: tuple[Any, ...]) -> Any:
+    """The statement that writes rows of this shape (see ``_Rows.shape``), built once."""
+    (
+        new_customer,
+        customer_keys,
+        consent_keys,
+        new_opportunity,
+        opportunity_keys,
+        visit_keys,
+        invited,
+        assignment_keys,
+        walk_in,
+    ) = shape
+    ctes: list[Any] = []
+    if new_customer:
+        inserted = (
+            insert(_customers)
+            .values(_inserted(_customers, "customer", customer_keys))
+            .returning(_customers.c.id)
+            .cte("new_customer")
+        )
+        customer_id: Any = select(inserted.c.id).scalar_subquery()
+    else:
+        customer_id = bindparam("p_customer_id", type_=Integer)
+        if customer_keys is not None:
+            ctes.append(
+                update(_customers)
+                .where(_customers.c.id == customer_id)
+                .values(_bound(_customers, "customer", customer_keys))
+                .cte("consented")
+            )
+    if consent_keys is not None:
+        ctes.append(
+            insert(_consents)
+            .values(customer_id=customer_id, **_inserted(_consents, "consent", consent_keys))
+            .cte("consent")
+        )
+    if new_opportunity:
+        opened = (
+            insert(_opportunities)
+            .values(
+                customer_id=customer_id,
+                **_inserted(_opportunities, "opportunity", opportunity_keys),
+            )
+            .returning(_opportunities.c.id)
+            .cte("new_opportunity")
+        )
+        opportunity_id: Any = select(opened.c.id).scalar_subquery()
+    else:
+        opportunity_id = bindparam("p_opportunity_id", type_=Integer)
+        ctes.append(
+            update(_opportunities)
+            .where(_opportunities.c.id == opportunity_id)
+            .values(_bound(_opportunities, "opportunity", opportunity_keys))
+            .cte("revisited")
+        )
+    visit = (
+        insert(_visits)
+        .values(
+            customer_id=customer_id,
+            opportunity_id=opportunity_id,
+            **_inserted(_visits, "visit", visit_keys),
+        )
+        .returning(_visits.c.id, _visits.c.store_id)
+        .cte("new_visit")
+    )
+    visit_id = select(visit.c.id).scalar_subquery()
+    if invited:
+        ctes.append(
+            update(_invitations)
+            .where(_invitations.c.id == bindparam("p_invitation_id", type_=Integer))
+            .values(status=InvitationStatus.HONOURED.value, visit_id=visit_id)
+            .cte("honoured")
+        )
+    if assignment_keys is not None:
+        ctes.append(
+            insert(_assignments)
+            .values(
+                opportunity_id=opportunity_id,
+                visit_id=visit_id,
+                **_inserted(_assignments, "assignment", assignment_keys),
+            )
+            .cte("assignment")
+        )
+        position: Any = literal(None, Integer)
+    else:
+        # The queue ahead of the new visit: the statement does not see its own new row, and
+        # counts only the visits that arrived before it anyway.
+        ahead = (
+            select(func.count())
+            .where(
+                _visits.c.store_id == visit.c.store_id,
+                _visits.c.status == VisitStatus.WAITING.value,
+                _visits.c.id < visit.c.id,
+            )
+            .scalar_subquery()
+        )
+        position = ahead + 1
+    if walk_in:
+        ctes.append(
+            update(_settings_table)
+            .where(_settings_table.c.user_id == bindparam("p_walk_in_user", type_=Integer))
+            .values(last_walk_in_at=bindparam("p_walk_in_at", type_=UTCDateTime))
+            .cte("walk_in")
+        )
+    return select(
+        customer_id.label("customer_id"),
+        opportunity_id.label("opportunity_id"),
+        visit.c.id.label("visit_id"),
+        position.label("position"),
+    ).add_cte(*ctes)
 
 
 @cache
@@ -706,6 +940,15 @@ def _lookup_statement() -> Any:
         )
         .limit(1)
     )
+
+
+@cache
+def _seen_statement() -> Any:
+    """The look-up and the candidates in one statement: the look-up's row beside each
+    consultant (once, with no consultant, when the store has none)."""
+    seen = _lookup_statement().subquery("seen")
+    pool = _candidates_statement().subquery("pool")
+    return select(seen, pool).select_from(seen).outerjoin(pool, true()).order_by(pool.c.c_id)
 
 
 def _queue_position(session: Session, store_id: int, visit_id: int) -> int:
