@@ -499,22 +499,19 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     channel = (
         ConsentChannel.KIOSK if request.source == VisitSource.KIOSK else ConsentChannel.RECEPTION
     )
+    customer: dict[str, Any] | None = consent if request.consent else None
+    if not known:
+        customer = dict(
+            store_id=request.store_id,
+            mobile=mobile,
+            surname=values["surname"],
+            title=values["title"],
+            created_at=now,
+            **(customer or {}),
+        )
     rows = _Rows(
         customer_id=seen.customer_id,
-        customer=(
-            dict(
-                store_id=request.store_id,
-                mobile=mobile,
-                surname=values["surname"],
-                title=values["title"],
-                created_at=now,
-                **(consent if request.consent else {}),
-            )
-            if not known
-            else consent
-            if request.consent
-            else None
-        ),
+        customer=customer,
         consent=(
             dict(
                 granted=True,
