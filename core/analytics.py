@@ -206,6 +206,7 @@ class _Scope:
                     or_(User.store_id.in_(self.store_ids), User.id.in_(sorted(wanted)))
                 )
             self._names.update({k: name for k, name in self.session.execute(query)})
+            self._asked.update(wanted)
         missing = sorted(wanted - self._names.keys() - self._asked)
         self._asked.update(wanted)
         if missing:
