@@ -322,7 +322,8 @@ class Invitation(Base):
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(12), default=InvitationStatus.SCHEDULED.value)
     source: Mapped[str] = mapped_column(String(12), default=InvitationSource.CONSULTANT.value)
-    visit_id: Mapped[int | None] = fk("visits.id", use_alter=True)  # the visit that honoured it
+    # the visit that honoured it (indexed: deleting a visit checks for invitations pointing at it)
+    visit_id: Mapped[int | None] = fk("visits.id", use_alter=True, index=True)
 
     __table_args__ = (
         one_of("status", InvitationStatus),
@@ -344,7 +345,7 @@ class Visit(Base):
     customer_id: Mapped[int] = fk("customers.id", index=True)
     opportunity_id: Mapped[int | None] = fk("opportunities.id", index=True)
     consultant_id: Mapped[int | None] = fk("users.id")
-    invitation_id: Mapped[int | None] = fk("invitations.id")
+    invitation_id: Mapped[int | None] = fk("invitations.id", index=True)
     kiosk_device_id: Mapped[int | None] = fk("kiosk_devices.id")
     recorded_by: Mapped[int | None] = fk("users.id")  # receptionist for a manual check-in
     source: Mapped[str] = mapped_column(String(12))
@@ -489,7 +490,7 @@ class FollowUp(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     outcome: Mapped[str | None] = mapped_column(Text)
     next_follow_up_on: Mapped[date | None] = mapped_column(Date)
-    invitation_id: Mapped[int | None] = fk("invitations.id")
+    invitation_id: Mapped[int | None] = fk("invitations.id", index=True)
 
     __table_args__ = (
         one_of("kind", ActivityKind),
@@ -505,7 +506,7 @@ class CallbackTask(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = fk("stores.id")
-    customer_id: Mapped[int] = fk("customers.id")
+    customer_id: Mapped[int] = fk("customers.id", index=True)
     opportunity_id: Mapped[int | None] = fk("opportunities.id", index=True)
     kind: Mapped[str] = mapped_column(String(12))
     due_on: Mapped[date] = mapped_column(Date)  # store-local
@@ -599,7 +600,7 @@ class Assignment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = fk("stores.id")
     opportunity_id: Mapped[int] = fk("opportunities.id")
-    visit_id: Mapped[int | None] = fk("visits.id")
+    visit_id: Mapped[int | None] = fk("visits.id", index=True)
     from_owner_id: Mapped[int | None] = fk("users.id")
     to_owner_id: Mapped[int | None] = fk("users.id")  # None: to customer service / the pool
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

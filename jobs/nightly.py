@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import jobruns, nightly
+from core import jobruns, nightly, retention
 from core.db import utcnow
 from core.enums import JobKind
 from core.locks import try_lock
@@ -43,7 +43,9 @@ def run_store(store_id: int, run_on: str, job_run_id: int | None = None) -> dict
                 _mark_running(session, job_run_id)
                 jobruns.interrupt_stale(session, store_id, JobKind.NIGHTLY, job_run_id)
                 ctx = nightly.store_context(session, store_id, day, utcnow(), job_run_id)
-                counts = nightly.run(session, ctx)
+                # customers kept past what the privacy notice promises go first
+                purged = retention.purge(session, store_id, ctx.now, ctx.timezone)
+                counts = {**nightly.run(session, ctx), "purged": purged}
                 jobruns.finish(session, job_run_id, counts)
         if locked:
             with job_session() as session:

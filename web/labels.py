@@ -148,6 +148,7 @@ LABELS = {
         "released_over_cap": _l("above a cap"),
         "skipped": _l("skipped"),
         "unplaced": _l("unplaced"),
+        "purged": _l("deleted after three years"),
         "host": _l("host"),
         "pid": _l("process"),
     },

@@ -46,6 +46,12 @@ def scenario(committed, store):
         committed.opportunity(committed.customer(store, surname="戊"), owner=anna, grade="A")
     for grade in ("H", "B"):
         committed.opportunity(committed.customer(store, surname="己"), grade=grade, in_pool=True)
+    # nobody in contact for four years: deleted, as the privacy notice promises
+    four_years = utcnow() - timedelta(days=4 * 365)
+    forgotten = committed.customer(store, surname="庚")
+    forgotten.created_at = four_years
+    committed.visit(forgotten, checked_in_at=four_years)
+    committed.session.commit()
     return today
 
 
@@ -117,9 +123,14 @@ def test_the_command_runs_a_store_and_a_second_time_changes_nothing(app, app_eng
     first = runner.invoke(args=["nightly", "--store", store.code])
     assert first.exit_code == 0, first.output
     assert "dormant 1" in first.output and "refilled 3" in first.output
+    assert "purged 1" in first.output
     before = outcome(app_engine, store.id)
+    with Session(app_engine) as s:  # the forgotten customer is gone; everyone else is there
+        surnames = s.scalars(select(Customer.surname).where(Customer.store_id == store.id)).all()
+    assert len(surnames) == 9 and "庚" not in surnames
     second = runner.invoke(args=["nightly", "--store", store.code])
     assert second.exit_code == 0 and "refilled 0" in second.output
+    assert "purged 0" in second.output
     assert outcome(app_engine, store.id) == before
     bad = runner.invoke(args=["nightly", "--store", store.code, "--date", "30/11/2026"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output

@@ -1,0 +1,130 @@
+"""How long a customer's data is kept: what the privacy notice promises.
+
+The notice says: "While we are in contact about a purchase, and at most three years after your
+last visit or call. Then they are deleted." A customer is *expired* when nothing was done with
+them for three years: their record was created, and their last visit, call (a callback made,
+or one still to make), follow-up by their consultant and invitation were all made, before the
+cutoff (the start, in the store's calendar, of the same date three years ago).
+
+``purge`` deletes every expired customer of a store with everything about them: opportunities,
+needs analyses, follow-ups, invitations, visits, assignments, callbacks with their answers,
+consent records, and the audit events about those records. It is set-based: each table is one
+DELETE over the same definition, which deleting an expired customer's rows cannot change (no
+other customer's rows are touched), so it is also idempotent. The caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.models import (
+    Assignment,
+    AuditEvent,
+    CallbackTask,
+    Customer,
+    FollowUp,
+    Invitation,
+    NeedsAssessment,
+    Opportunity,
+    Visit,
+)
+from core.timeutil import day_bounds_utc, local_date
+
+RETENTION_YEARS = 3
+
+
+def cutoff(now: datetime, timezone: str) -> datetime:
+    """The start (UTC) of the store-local date ``RETENTION_YEARS`` years before today's; on
+    29 February, of 28 February."""
+    today = local_date(now, timezone)
+    try:
+        then = today.replace(year=today.year - RETENTION_YEARS)
+    except ValueError:  # 29 February
+        then = date(today.year - RETENTION_YEARS, 2, 28)
+    return day_bounds_utc(then, timezone)[0]
+
+
+def _expired(store_id: int, before: datetime) -> Any:
+    """The ids of the store's expired customers (a subquery)."""
+    customer = Customer.id
+    recent: list[ColumnElement[bool]] = [
+        exists().where(Visit.customer_id == customer, Visit.checked_in_at >= before),
+        exists().where(
+            CallbackTask.customer_id == customer,
+            func.coalesce(CallbackTask.completed_at, CallbackTask.created_at) >= before,
+        ),
+        exists().where(
+            Invitation.customer_id == customer,
+            or_(Invitation.created_at >= before, Invitation.scheduled_at >= before),
+        ),
+        exists().where(
+            FollowUp.opportunity_id == Opportunity.id,
+            Opportunity.customer_id == customer,
+            FollowUp.occurred_at >= before,
+        ),
+    ]
+    return select(Customer.id).where(
+        Customer.store_id == store_id,
+        Customer.created_at < before,
+        *(~condition for condition in recent),
+    )
+
+
+def expired_count(session: Session, store_id: int, now: datetime, timezone: str) -> int:
+    expired = _expired(store_id, cutoff(now, timezone)).subquery()
+    return int(session.scalar(select(func.count()).select_from(expired)) or 0)
+
+
+def purge(session: Session, store_id: int, now: datetime, timezone: str) -> int:
+    """Delete the store's expired customers and everything about them; return how many. One
+    audit event records the number (no personal data)."""
+    expired = _expired(store_id, cutoff(now, timezone))
+    n = int(session.scalar(select(func.count()).select_from(expired.subquery())) or 0)
+    if not n:
+        return 0
+    opportunities = select(Opportunity.id).where(Opportunity.customer_id.in_(expired))
+    visits = select(Visit.id).where(Visit.customer_id.in_(expired))
+    tasks = select(CallbackTask.id).where(CallbackTask.customer_id.in_(expired))
+    statements = [
+        delete(AuditEvent).where(
+            AuditEvent.store_id == store_id,
+            or_(
+                and_(AuditEvent.entity == "customer", AuditEvent.entity_id.in_(expired)),
+                and_(AuditEvent.entity == "opportunity", AuditEvent.entity_id.in_(opportunities)),
+                and_(AuditEvent.entity == "visit", AuditEvent.entity_id.in_(visits)),
+                and_(AuditEvent.entity == "callback_task", AuditEvent.entity_id.in_(tasks)),
+            ),
+        ),
+        delete(Assignment).where(
+            or_(Assignment.opportunity_id.in_(opportunities), Assignment.visit_id.in_(visits))
+        ),
+        delete(FollowUp).where(FollowUp.opportunity_id.in_(opportunities)),
+        delete(NeedsAssessment).where(NeedsAssessment.opportunity_id.in_(opportunities)),
+        delete(CallbackTask).where(
+            or_(
+                CallbackTask.customer_id.in_(expired),
+                CallbackTask.opportunity_id.in_(opportunities),
+            )
+        ),
+        # visits and invitations point at each other
+        update(Invitation).where(Invitation.customer_id.in_(expired)).values(visit_id=None),
+        delete(Visit).where(Visit.customer_id.in_(expired)),
+        delete(Invitation).where(Invitation.customer_id.in_(expired)),
+        delete(Opportunity).where(Opportunity.customer_id.in_(expired)),
+        delete(Customer).where(Customer.id.in_(expired)),  # consent records go with it
+    ]
+    for statement in statements:
+        session.execute(statement.execution_options(synchronize_session=False))
+    audit.record(
+        session,
+        "retention.purged",
+        store_id=store_id,
+        actor_id=None,
+        data={"customers": n, "years": RETENTION_YEARS},
+    )
+    return n
