@@ -314,6 +314,47 @@ def run(database_url: str) -> list[Row]:
                 None,
             )
         )
+    rows.append(_retention(engine, all_ids[0], now))
     with app.app_context():
         db.engine.dispose()
     return rows
+
+
+PURGE_FLOOR = [
+    "DELETE FROM audit_events WHERE store_id = :s",
+    "DELETE FROM assignments WHERE store_id = :s",
+    "DELETE FROM follow_ups WHERE opportunity_id IN "
+    "(SELECT id FROM opportunities WHERE store_id = :s)",
+    "DELETE FROM needs_assessments WHERE opportunity_id IN "
+    "(SELECT id FROM opportunities WHERE store_id = :s)",
+    "DELETE FROM callback_tasks WHERE store_id = :s",
+    "UPDATE invitations SET visit_id = NULL WHERE store_id = :s",
+    "DELETE FROM visits WHERE store_id = :s",
+    "DELETE FROM invitations WHERE store_id = :s",
+    "DELETE FROM opportunities WHERE store_id = :s",
+    "DELETE FROM customers WHERE store_id = :s",
+]
+
+
+def _retention(engine: Engine, store_id: int, now: datetime) -> Row:
+    """The retention purge of a store whose every customer has expired (three years on), against
+    the same rows deleted by store, without the expiry conditions."""
+    from core import retention
+
+    later = now + timedelta(days=3 * 366)
+
+    def purge(session: Session, store_id: int) -> None:
+        assert retention.purge(session, store_id, later, "Asia/Shanghai") > 0
+
+    def floor(session: Session, store_id: int) -> None:
+        for sql in PURGE_FLOOR:
+            session.execute(text(sql), {"s": store_id})
+
+    return Row(
+        "retention purge, every customer",
+        "postgresql",
+        f"{PER_STORE:,}",
+        min(_timed(engine, [store_id], purge) for _ in range(2)) * 1000,
+        min(_timed(engine, [store_id], floor) for _ in range(2)) * 1000,
+        None,
+    )
