@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, u
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.locks import lock_store
 from core.models import (
     Assignment,
     AuditEvent,
@@ -82,7 +83,9 @@ def expired_count(session: Session, store_id: int, now: datetime, timezone: str)
 
 def purge(session: Session, store_id: int, now: datetime, timezone: str) -> int:
     """Delete the store's expired customers and everything about them; return how many. One
-    audit event records the number (no personal data)."""
+    audit event records the number (no personal data). Under the store's lock: a customer who
+    checks in again at that moment is either deleted before or kept."""
+    lock_store(session, store_id)
     expired = _expired(store_id, cutoff(now, timezone))
     n = int(session.scalar(select(func.count()).select_from(expired.subquery())) or 0)
     if not n:
