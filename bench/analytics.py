@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench import nightly
-from bench.harness import Row, median_ms
+from bench.harness import Row, bench_app, median_ms
 
 STORE_SIZE = 100_000
 PASSWORD = "bench-password"
@@ -174,17 +174,8 @@ def run(database_url: str, dbname: str = "postgresql") -> list[Row]:
     from core import analytics
     from core.timeutil import local_date
     from extensions import db
-    from wsgi import create_app
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "bench",
-            "REDIS_URL": None,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
+    app = bench_app(database_url)
     with app.app_context():
         upgrade()
         engine = db.engine

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert, select, text
 
-from bench.harness import Row, median_ms, seed_customers
+from bench.harness import Row, bench_app, median_ms, seed_customers
 from core.db import utcnow
 from core.enums import Presence, Role
 from core.kiosks import enrol
@@ -61,16 +61,10 @@ def run(database_url: str, label: str) -> list[Row]:
     from flask_migrate import upgrade
 
     from extensions import db
-    from wsgi import create_app
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "bench",
-            "REDIS_URL": None,
-            "RATELIMIT_ENABLED": False,  # the bench checks in far faster than any visitor
-            "WTF_CSRF_ENABLED": False,
-        }
+    app = bench_app(
+        database_url,
+        RATELIMIT_ENABLED=False,  # the bench checks in far faster than any visitor
     )
 
     @app.route("/_floor_insert", methods=["POST"])

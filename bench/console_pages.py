@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import insert, text
 
-from bench.harness import Row, median_ms, seed_customers
+from bench.harness import Row, bench_app, median_ms, seed_customers
 from core.enums import Presence, Role
 from core.models import Opportunity
 from core.security import hash_password
@@ -43,17 +43,8 @@ def run(database_url: str, label: str, sizes: tuple[int, ...] = (1_000, 20_000))
     from flask_migrate import upgrade
 
     from extensions import db
-    from wsgi import create_app
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "bench",
-            "REDIS_URL": None,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
+    app = bench_app(database_url)
 
     @app.route("/_floor")
     def floor():  # type: ignore[no-untyped-def]

@@ -52,6 +52,23 @@ def postgres_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
         admin.dispose()
 
 
+def bench_app(database_url: str, **config: Any) -> Any:
+    """The application on ``database_url`` as a bench drives it: no Redis (jobs inline, rate
+    limits in memory), no CSRF tokens to fetch; ``config`` overrides."""
+    from wsgi import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "bench",
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "WTF_CSRF_ENABLED": False,
+            **config,
+        }
+    )
+
+
 def postgres_available(admin_url: str = PG_ADMIN_URL) -> bool:
     try:
         with create_engine(admin_url).connect() as conn:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bench.harness import Row
+from bench.harness import Row, bench_app
 
 PER_STORE = 10_000
 CONSULTANTS = 10
@@ -258,16 +258,8 @@ def run(database_url: str) -> list[Row]:
     from core import nightly
     from core.timeutil import day_bounds_utc, local_date
     from extensions import db
-    from wsgi import create_app
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "bench",
-            "REDIS_URL": None,
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
+    app = bench_app(database_url)
     with app.app_context():
         upgrade()
         engine = db.engine

@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bench.harness import Row, seed_customers
+from bench.harness import Row, bench_app, seed_customers
 
 OPPORTUNITIES = 10_000
 CONSULTANTS = 10
@@ -150,16 +150,8 @@ def run(database_url: str, label: str) -> list[Row]:
     from core.timeutil import local_date
     from extensions import db
     from tests.querycount import count_statements
-    from wsgi import create_app
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "bench",
-            "REDIS_URL": None,
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
+    app = bench_app(database_url)
     now = datetime.now(UTC)
     with app.app_context():
         upgrade()

@@ -44,10 +44,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -436,13 +436,9 @@ def _funnel(scope: _Scope) -> Funnel:
     ):
         row(key).orders = n
 
-    names = scope.names(rows)
     totals = FunnelRow(None, None)
-    for r in rows.values():
-        r.name = names.get(r.key) if r.key is not None else None
-        for step in FUNNEL_STEPS:
-            setattr(totals, step, totals.count(step) + r.count(step))
-    return Funnel(_ordered(rows.values(), lambda r: (-r.visits, -r.orders)), totals)
+    named = _named_with_totals(scope, rows.values(), totals)
+    return Funnel(_ordered(named, lambda r: (-r.visits, -r.orders)), totals)
 
 
 funnel = _section(_funnel)
@@ -451,6 +447,27 @@ funnel = _section(_funnel)
 def _ordered(rows: Iterable[Any], sort: Callable[[Any], Any]) -> list[Any]:
     """Named rows by ``sort`` then name; the row without a consultant last."""
     return sorted(rows, key=lambda r: (r.key is None, *sort(r), r.name or ""))
+
+
+class _Row(Protocol):
+    key: int | None
+    name: str | None
+
+
+R = TypeVar("R", bound=_Row)
+
+
+def _named_with_totals(scope: _Scope, rows: Iterable[R], totals: R) -> list[R]:
+    """Name each row (``key`` -> ``name``) and add its counts (every dataclass field after
+    ``key`` and ``name``) into ``totals``."""
+    rows = list(rows)
+    names = scope.names(r.key for r in rows)
+    counts = [f.name for f in fields(totals)][2:]  # type: ignore[arg-type]
+    for r in rows:
+        r.name = names.get(r.key) if r.key is not None else None
+        for count in counts:
+            setattr(totals, count, getattr(totals, count) + getattr(r, count))
+    return rows
 
 
 # --- misjudgement -----------------------------------------------------------------------------
@@ -495,17 +512,8 @@ def _misjudgement(scope: _Scope) -> Misjudgement:
             row.reached += found.dormant_reached
             row.bought_elsewhere += found.dormant_bought
             row.willing += found.dormant_willing
-    names = scope.names(counts)
-    rows = list(counts.values())
-    for row in rows:
-        row.name = names.get(row.key) if row.key is not None else None
-    totals = MisjudgementRow(
-        None,
-        None,
-        sum(r.reached for r in rows),
-        sum(r.bought_elsewhere for r in rows),
-        sum(r.willing for r in rows),
-    )
+    totals = MisjudgementRow(None, None)
+    rows = _named_with_totals(scope, counts.values(), totals)
     rows.sort(key=lambda r: (r.key is None, -(r.bought_share or 0), -r.reached, r.name or ""))
     return Misjudgement(rows, totals)
 
@@ -539,17 +547,6 @@ class CallbackRow:
     @property
     def satisfaction(self) -> float | None:
         return _average(self.satisfaction_sum, self.rated)
-
-
-CALLBACK_COUNTS = (
-    "attempted",
-    "reached",
-    "bought_elsewhere",
-    "willing",
-    "satisfaction_sum",
-    "rated",
-    "overturned",
-)
 
 
 @dataclass
@@ -599,14 +596,10 @@ def _callback_results(scope: _Scope) -> CallbackResults:
     ):
         rows.setdefault(k, CallbackRow(k, None)).overturned = n
 
-    names = scope.names(rows)
     totals = CallbackRow(None, None)
-    for r in rows.values():
-        r.name = names.get(r.key) if r.key is not None else None
-        for name in CALLBACK_COUNTS:
-            setattr(totals, name, getattr(totals, name) + getattr(r, name))
+    named = _named_with_totals(scope, rows.values(), totals)
     return CallbackResults(
-        rows=_ordered(rows.values(), lambda r: (-r.attempted,)),
+        rows=_ordered(named, lambda r: (-r.attempted,)),
         totals=totals,
         outcomes=_shares(outcome_counts.items(), totals.attempted),
         brands=_shares(brand_counts, sum(n for _, n in brand_counts))[:TOP_N],
@@ -824,25 +817,14 @@ class Reception:
 
 def _reception(scope: _Scope) -> Reception:
     """The visit aggregate (shared with the funnel): its reception and waiting times."""
-    found = [r for r in scope.visits if r[4] or r[6]]  # nobody received: no time to average
-    names = scope.names(r[0] for r in found)
-    rows = []
+    rows = [
+        ReceptionRow(k, None, n, float(total or 0), waits, float(wait_total or 0))
+        for k, *_counts, n, total, waits, wait_total in scope.visits
+        if n or waits  # nobody received: no time to average
+    ]
     totals = ReceptionRow(None, None)
-    for k, *_counts, n, total, waits, wait_total in found:
-        row = ReceptionRow(
-            k,
-            names.get(k) if k is not None else None,
-            n,
-            float(total or 0),
-            waits,
-            float(wait_total or 0),
-        )
-        rows.append(row)
-        totals.receptions += row.receptions
-        totals.reception_seconds += row.reception_seconds
-        totals.waits += row.waits
-        totals.wait_seconds += row.wait_seconds
-    return Reception(_ordered(rows, lambda r: (-r.receptions,)), totals)
+    named = _named_with_totals(scope, rows, totals)
+    return Reception(_ordered(named, lambda r: (-r.receptions,)), totals)
 
 
 reception = _section(_reception)

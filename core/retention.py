@@ -77,8 +77,12 @@ def _expired(store_id: int, before: datetime) -> Any:
 
 
 def expired_count(session: Session, store_id: int, now: datetime, timezone: str) -> int:
-    expired = _expired(store_id, cutoff(now, timezone)).subquery()
-    return int(session.scalar(select(func.count()).select_from(expired)) or 0)
+    """How many of the store's customers have expired (what ``purge`` would delete)."""
+    return _count(session, _expired(store_id, cutoff(now, timezone)))
+
+
+def _count(session: Session, query: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def purge(session: Session, store_id: int, now: datetime, timezone: str) -> int:
@@ -87,7 +91,7 @@ def purge(session: Session, store_id: int, now: datetime, timezone: str) -> int:
     checks in again at that moment is either deleted before or kept."""
     lock_store(session, store_id)
     expired = _expired(store_id, cutoff(now, timezone))
-    n = int(session.scalar(select(func.count()).select_from(expired.subquery())) or 0)
+    n = _count(session, expired)
     if not n:
         return 0
     opportunities = select(Opportunity.id).where(Opportunity.customer_id.in_(expired))
