@@ -68,6 +68,7 @@ from core.models import (
     Visit,
 )
 from core.phone import mask_mobile, normalise_mobile
+from core.sqlfuncs import const, consts
 from core.stores import store_timezone
 from core.timeutil import day_bounds_utc, local_date
 
@@ -212,8 +213,8 @@ def _candidates_statement() -> Any:
         select(opps.owner_id, func.count().label("load"))
         .where(
             opps.store_id == store_id,
-            opps.status == OpportunityStatus.OPEN.value,
-            or_(opps.grade.is_(None), opps.grade.in_([g.value for g in HIGH_INTENT])),
+            opps.status == const(OpportunityStatus.OPEN.value),
+            or_(opps.grade.is_(None), opps.grade.in_(consts(g.value for g in HIGH_INTENT))),
             opps.owner_id.is_not(None),
         )
         .group_by(opps.owner_id)
@@ -221,7 +222,7 @@ def _candidates_statement() -> Any:
     )
     busy = (
         select(visits.consultant_id, func.count().label("n"))
-        .where(visits.store_id == store_id, visits.status.in_(BUSY))
+        .where(visits.store_id == store_id, visits.status.in_(consts(BUSY)))
         .group_by(visits.consultant_id)
         .subquery()
     )
@@ -247,7 +248,7 @@ def _candidates_statement() -> Any:
         .join(ConsultantSettings.__table__, settings.user_id == users.id)
         .outerjoin(load, load.c.owner_id == users.id)
         .outerjoin(busy, busy.c.consultant_id == users.id)
-        .where(users.store_id == store_id, users.role == Role.CONSULTANT.value)
+        .where(users.store_id == store_id, users.role == const(Role.CONSULTANT.value))
         .order_by(users.id)
     )
 
@@ -902,7 +903,7 @@ def _lookup_statement() -> Any:
         select(invitations.id)
         .where(
             invitations.customer_id == customer.c.id,
-            invitations.status == InvitationStatus.SCHEDULED.value,
+            invitations.status == const(InvitationStatus.SCHEDULED.value),
             invitations.scheduled_at >= day_start,
             invitations.scheduled_at < day_end,
         )
@@ -932,7 +933,7 @@ def _lookup_statement() -> Any:
             opportunity,
             and_(
                 opportunity.c.customer_id == customer.c.id,
-                opportunity.c.status == OpportunityStatus.OPEN.value,
+                opportunity.c.status == const(OpportunityStatus.OPEN.value),
             ),
         )
         .limit(1)
