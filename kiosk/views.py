@@ -1,7 +1,8 @@
 """The kiosk's pages: welcome -> mobile -> confirm or name -> interest -> consent -> done.
 
 The check-in in progress lives in the Flask session under one key (``checkin``) with the time
-it started; it is dropped on completion, on an idle reset and when it gets too old. Nothing is
+it started, sealed (``web.sealed``: encrypted, not only signed, as it holds the visitor's number
+and name); it is dropped on completion, on an idle reset and when it gets too old. Nothing is
 written to the database before the last step, which calls ``core.checkin.check_in`` once with the
 check-in's idempotency key, so a double tap or a resubmit gives one visit.
 
@@ -59,6 +60,7 @@ from core.stores import CarModelChoice, car_models
 from extensions import db, limiter
 from kiosk import bp
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, current_kiosk
+from web.sealed import seal, unseal
 from wsgi import LANGUAGES
 
 STATE = "checkin"  # the check-in in progress
@@ -147,8 +149,9 @@ def _now() -> float:
 
 
 def _state() -> dict[str, Any] | None:
-    """The check-in in progress, or None (a stale one is dropped)."""
-    state = session.get(STATE)
+    """The check-in in progress, or None (a stale one is dropped). It is kept sealed in the
+    session cookie: the cookie of a public device never shows a visitor's number or name."""
+    state = unseal(session.get(STATE))
     if not isinstance(state, dict):
         return None
     if _now() - float(state.get("started", 0)) > float(setting("KIOSK_CHECKIN_MAX_SECONDS")):
@@ -160,14 +163,13 @@ def _state() -> dict[str, Any] | None:
 def _start() -> dict[str, Any]:
     session.pop(DONE, None)
     state = {"started": _now(), "key": uuid.uuid4().hex}
-    session[STATE] = state
+    session[STATE] = seal(state)
     return state
 
 
 def _save(state: dict[str, Any], **changes: Any) -> None:
     state.update(changes)
-    session[STATE] = state
-    session.modified = True
+    session[STATE] = seal(state)
 
 
 def _progress(state: dict[str, Any]) -> str:

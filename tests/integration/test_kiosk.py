@@ -3,10 +3,12 @@ device's limits. The browser tests (tests/e2e/test_kiosk.py) cover the same page
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
 import pytest
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
 from core import kiosks
@@ -17,6 +19,7 @@ from core.models import CarModel, ConsentRecord, Customer, KioskDevice, Visit
 from tests.factories import PASSWORD
 from tests.integration.conftest import Browser, csrf_token, new_client
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE
+from web.sealed import seal, unseal
 
 SESSION_COOKIE = "showroom_session"
 
@@ -504,15 +507,39 @@ def test_the_idle_timeout_is_rendered_into_the_page(app, kiosk):
             app.config["KIOSK_IDLE_SECONDS"] = saved
 
 
-def test_a_stale_check_in_is_dropped(kiosk):
+def test_a_stale_check_in_is_dropped(app, kiosk):
+    kiosk.get("/kiosk/mobile")
+    kiosk.post("/kiosk/mobile", {"mobile": "13912345678"})
+    with kiosk.client.session_transaction() as flask_session, app.app_context():
+        state = unseal(flask_session["checkin"])
+        state["started"] = (utcnow() - timedelta(hours=1)).timestamp()
+        flask_session["checkin"] = seal(state)
+    assert kiosk.get("/kiosk/name").location.endswith("/kiosk/")
+    assert 'value=""' in kiosk.page("/kiosk/mobile")
+
+
+def test_the_session_cookie_shows_nothing_of_the_visitor(app, kiosk):
+    kiosk.get("/kiosk/mobile")
+    kiosk.post("/kiosk/mobile", {"mobile": "13912345678"})
+    kiosk.post("/kiosk/name", {"surname": "欧阳", "title": "ms"})
+    cookie = kiosk.client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    readable = SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie)
+    shown = json.dumps(readable, ensure_ascii=False)
+    assert "13912345678" not in shown and "欧阳" not in shown
+    # The kiosk itself still has it: the next step goes on with this visitor.
+    assert kiosk.get("/kiosk/interest").status_code == 200
+    with kiosk.client.session_transaction() as flask_session, app.app_context():
+        state = unseal(flask_session["checkin"])
+    assert state["mobile"] == "13912345678" and state["surname"] == "欧阳"
+
+
+def test_a_check_in_state_that_was_tampered_with_starts_over(kiosk):
     kiosk.get("/kiosk/mobile")
     kiosk.post("/kiosk/mobile", {"mobile": "13912345678"})
     with kiosk.client.session_transaction() as flask_session:
-        state = flask_session["checkin"]
-        state["started"] = (utcnow() - timedelta(hours=1)).timestamp()
-        flask_session["checkin"] = state
+        sealed = flask_session["checkin"]
+        flask_session["checkin"] = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
     assert kiosk.get("/kiosk/name").location.endswith("/kiosk/")
-    assert 'value=""' in kiosk.page("/kiosk/mobile")
 
 
 # --- rate limit per device -----------------------------------------------------------------
