@@ -119,7 +119,7 @@ def median_ms(fn: Callable[[], object], repeat: int = 60, warmup: int = 5) -> fl
 
 def print_table(rows: list[Row]) -> None:
     header = (
-        f"{'case':<34} {'db':<10} {'size':>10} {'median ms':>10} {'floor ms':>9} "
+        f"{'case':<36} {'db':<10} {'size':>10} {'median ms':>10} {'floor ms':>9} "
         f"{'ratio':>6} {'SQL':>4}"
     )
     print(header)
@@ -127,6 +127,6 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         sql = "" if r.statements is None else str(r.statements)
         print(
-            f"{r.case:<34} {r.database:<10} {r.size:>10} {r.median_ms:>10.2f} "
+            f"{r.case:<36} {r.database:<10} {r.size:>10} {r.median_ms:>10.2f} "
             f"{r.floor_ms:>9.2f} {r.ratio:>6.2f} {sql:>4}"
         )
