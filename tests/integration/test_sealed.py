@@ -1,5 +1,7 @@
 """Values kept in the browser encrypted as well as signed (web/sealed.py)."""
 
+import base64
+
 import pytest
 
 from web.sealed import seal, unseal
@@ -17,6 +19,9 @@ def test_a_sealed_value_opens_as_what_was_sealed_and_shows_nothing_of_it(context
     sealed = seal(VALUE)
     assert unseal(sealed) == VALUE
     assert "13912345678" not in sealed and "欧阳" not in sealed
+    # Nor does the token's own encoding hide the value in clear: its bytes show none of it.
+    raw = base64.urlsafe_b64decode(sealed)
+    assert b"13912345678" not in raw and "欧阳".encode() not in raw and b"mobile" not in raw
     assert seal(VALUE) != sealed  # a fresh nonce each time: equal values do not look equal
 
 
