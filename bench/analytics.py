@@ -145,7 +145,7 @@ def _generate(engine: Engine) -> tuple[int, list[int]]:
 def _reader(store_id: int, role: str) -> str:
     """A member of staff who reads the analytics page: their user name."""
     from core.security import hash_password
-    from core.stores import create_staff
+    from core.stores.service import create_staff
     from extensions import db
 
     username = f"reader-{role}"
@@ -171,7 +171,7 @@ def _statements(engine: Engine, call: Any) -> int:
 def run(database_url: str, dbname: str = "postgresql") -> list[Row]:
     from flask_migrate import upgrade
 
-    from core import analytics
+    from core.analytics import report as analytics
     from core.timeutil import local_date
     from extensions import db
 

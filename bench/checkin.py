@@ -27,13 +27,15 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Engine
 
 from bench.harness import Row, bench_app, seed_customers
-from core.checkin import CheckInResult
+from core.checkin.models import Visit
+from core.checkin.service import CheckInResult
 from core.db import utcnow
 from core.enums import Presence, Role
-from core.kiosks import enrol
-from core.models import CarModel, Opportunity, Visit
+from core.opportunities.models import Opportunity
 from core.security import hash_password
-from core.stores import create_staff, create_store
+from core.stores.kiosks import enrol
+from core.stores.models import CarModel
+from core.stores.service import create_staff, create_store
 from tests.querycount import count_statements
 from web.kiosk_device import KIOSK_COOKIE
 

@@ -10,9 +10,9 @@ from sqlalchemy import insert, text
 
 from bench.harness import Row, bench_app, median_ms, seed_customers
 from core.enums import Presence, Role
-from core.models import Opportunity
+from core.opportunities.models import Opportunity
 from core.security import hash_password
-from core.stores import create_staff, create_store
+from core.stores.service import create_staff, create_store
 from tests.querycount import count_statements
 
 PASSWORD = "bench-password"

@@ -82,7 +82,7 @@ def seed_customers(session: Any, store_id: int, n: int, *, offset: int, prefix: 
     """``n`` customers with mobiles ``prefix`` + a serial, inserted set-wise; returns their ids."""
     from sqlalchemy import insert, select
 
-    from core.models import Customer
+    from core.opportunities.models import Customer
 
     session.execute(
         insert(Customer),

@@ -24,7 +24,7 @@ SIZES = (1, 10, 100)  # stores
 
 def _generate(engine: Engine, stores: int) -> None:
     """Stores of 10,000 opportunities in every state, with a realistic active book (~2.6%)."""
-    from core.rules import create_default_rules
+    from core.rules.rulesets import create_default_rules
     from core.security import hash_password
 
     pw = hash_password("bench")
@@ -255,7 +255,7 @@ def _timed(engine: Engine, store_ids: list[int], work: Any) -> float:
 def run(database_url: str) -> list[Row]:
     from flask_migrate import upgrade
 
-    from core import nightly
+    from core.nightly import run as nightly
     from core.timeutil import day_bounds_utc, local_date
     from extensions import db
 
@@ -331,7 +331,7 @@ PURGE_FLOOR = [
 def _retention(engine: Engine, store_id: int, now: datetime) -> Row:
     """The retention purge of a store whose every customer has expired (three years on), against
     the same rows deleted by store, without the expiry conditions."""
-    from core import retention
+    from core.nightly import retention
 
     later = now + timedelta(days=3 * 366)
 

@@ -66,10 +66,11 @@ def _opportunity(i: int, customer_id: int, owner: int, t0: datetime) -> dict[str
 
 
 def _generate(session: Session, now: datetime) -> tuple[int, list[int]]:
+    from core.callbacks.models import CallbackTask
     from core.enums import Role
-    from core.models import CallbackTask, Customer, Opportunity
+    from core.opportunities.models import Customer, Opportunity
     from core.security import hash_password
-    from core.stores import create_staff, create_store
+    from core.stores.service import create_staff, create_store
 
     store = create_store(session, code="W1", name="What-if", car_models=[("卡罗拉", "丰田")])
     pw = hash_password("bench")
@@ -145,8 +146,11 @@ def run(database_url: str, label: str) -> list[Row]:
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from core import nightly, rule_admin, whatif
-    from core.models import Assignment, CallbackTask
+    from core.callbacks.models import CallbackTask
+    from core.dispatch.models import Assignment
+    from core.nightly import run as nightly
+    from core.nightly import whatif
+    from core.rules import admin as rule_admin
     from core.timeutil import local_date
     from extensions import db
     from tests.querycount import count_statements

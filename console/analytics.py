@@ -15,10 +15,10 @@ from flask_login import current_user
 
 from console import bp
 from console.auth import roles
-from core import analytics
+from core.analytics import report as analytics
+from core.analytics.exports import ExportTable, to_csv, to_xlsx
 from core.db import utcnow
 from core.errors import ValidationError
-from core.exports import ExportTable, to_csv, to_xlsx
 from core.timeutil import local_date
 from extensions import db
 from web.labels import label

@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from console import bp
 from console.auth import roles
-from core import callbacks
+from core.callbacks import service as callbacks
 from core.db import utcnow
 from core.enums import CallbackKind, CallbackOutcome, Role
 from core.errors import DomainError, NotFound, ValidationError

@@ -15,15 +15,15 @@ from flask_login import current_user
 
 from console import bp, reception
 from console.auth import roles
-from core import opportunities
-from core.customers import customer_profile, reveal_mobile
 from core.db import utcnow
 from core.enums import ASSESSABLE, ActivityKind, DefeatReason, Role
 from core.errors import DomainError, NotFound, ValidationError
-from core.models import Customer, Opportunity
-from core.rules import current_rules
+from core.opportunities import actions as opportunities
+from core.opportunities.customers import customer_profile, reveal_mobile
+from core.opportunities.models import Customer, Opportunity
+from core.rules.rulesets import current_rules
 from core.scoping import get_in_store
-from core.stores import car_models
+from core.stores.service import car_models
 from core.timeutil import local_date, local_moment
 from extensions import db
 from web.refusals import refuse

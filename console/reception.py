@@ -15,7 +15,8 @@ from markupsafe import Markup
 
 from console import bp
 from console.auth import roles
-from core import checkin
+from core.checkin import service as checkin
+from core.checkin.models import Visit
 from core.db import utcnow
 from core.enums import (
     OpportunityStatus,
@@ -26,9 +27,8 @@ from core.enums import (
     VisitStatus,
 )
 from core.errors import DomainError, NotFound, ValidationError
-from core.models import Visit
 from core.phone import normalise_mobile
-from core.stores import CarModelChoice, car_models
+from core.stores.service import CarModelChoice, car_models
 from extensions import db
 from web.labels import customer_name, label
 from web.lobby import Live, live

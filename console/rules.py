@@ -13,12 +13,13 @@ from flask_login import current_user
 
 from console import bp
 from console.auth import roles
-from core import rule_admin, whatif
 from core.db import utcnow
+from core.dispatch.team import consultant_loads
 from core.enums import Role
 from core.errors import DomainError, NotFound, ValidationError
-from core.rules import current_rules
-from core.team import consultant_loads
+from core.nightly import whatif
+from core.rules import admin as rule_admin
+from core.rules.rulesets import current_rules
 from extensions import db
 from web.refusals import refuse
 

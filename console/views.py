@@ -8,13 +8,14 @@ from flask_login import current_user
 
 from console import bp, reception
 from console.auth import roles
-from core import dashboard, jobruns
-from core.customers import customer_profile, search_customers
+from core.analytics import dashboard
 from core.db import utcnow
+from core.dispatch.team import consultant_loads
 from core.enums import JobKind, Presence, Role
-from core.myday import my_day
-from core.staff import list_staff
-from core.team import consultant_loads
+from core.nightly import jobruns
+from core.opportunities.customers import customer_profile, search_customers
+from core.opportunities.myday import my_day
+from core.stores.staff import list_staff
 from core.timeutil import local_date
 from extensions import db
 from jobs import enqueue_after_commit

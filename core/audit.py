@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.models import AuditEvent
+from core.db import Base, JSONType, UTCDateTime, fk, utcnow
 
 
 def record(
@@ -28,4 +34,24 @@ def record(
             entity_id=entity_id,
             data=data,
         )
+    )
+
+
+class AuditEvent(Base):
+    """Who did what to which record, with old and new values where they matter."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int | None] = fk("stores.id")
+    actor_id: Mapped[int | None] = fk("users.id")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(48))
+    entity: Mapped[str | None] = mapped_column(String(32))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+    __table_args__ = (
+        Index("ix_audit_events_store_time", "store_id", "at"),
+        Index("ix_audit_events_entity", "entity", "entity_id"),
     )

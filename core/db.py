@@ -6,11 +6,13 @@ calendar dates ("next day", "due on") are the store's local dates and are stored
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -51,3 +53,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSON on SQLite, JSONB on PostgreSQL.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def one_of(column: str, values: Iterable[str], *, nullable: bool = False) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values`` (an enum class or a list)."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    condition = f"{column} IN ({listed})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return CheckConstraint(condition, name=column)
+
+
+def fk(target: str, ondelete: str | None = None, use_alter: bool = False, **kw: Any) -> Any:
+    return mapped_column(ForeignKey(target, ondelete=ondelete, use_alter=use_alter), **kw)

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import jobruns, nightly, retention
 from core.db import utcnow
 from core.enums import JobKind
 from core.locks import try_lock
-from core.models import Store
+from core.nightly import jobruns, retention
+from core.nightly import run as nightly
+from core.stores.models import Store
 from core.timeutil import local_date, store_zone
 from jobs.runtime import job_session
 

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core import jobruns
+from core.nightly import jobruns
 from settings import database_url
 
 

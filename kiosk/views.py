@@ -31,9 +31,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from core import kiosks
-from core.auth import verify_credentials
-from core.checkin import (
+from core.checkin.service import (
     MAX_PARTY,
     NOTICE_VERSION,
     SURNAME_MAX,
@@ -56,7 +54,9 @@ from core.errors import (
     ValidationError,
 )
 from core.phone import normalise_mobile
-from core.stores import CarModelChoice, car_models
+from core.stores import kiosks
+from core.stores.auth import verify_credentials
+from core.stores.service import CarModelChoice, car_models
 from extensions import db, limiter
 from kiosk import bp
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, current_kiosk

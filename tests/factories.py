@@ -13,20 +13,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.callbacks.models import CallbackTask
+from core.checkin.models import Visit
 from core.db import utcnow
 from core.enums import OpportunityStatus, Presence, Role
-from core.models import (
-    CallbackTask,
-    ConsentRecord,
-    ConsultantSettings,
-    Customer,
-    Opportunity,
-    Store,
-    User,
-    Visit,
-)
+from core.opportunities.models import ConsentRecord, Customer, Opportunity
 from core.security import hash_password
-from core.stores import create_staff, create_store
+from core.stores.models import ConsultantSettings, Store, User
+from core.stores.service import create_staff, create_store
 
 PASSWORD = "password1"
 _sequence = itertools.count(1)
@@ -224,8 +218,8 @@ class Factory:
         self, opportunity: Opportunity, by: User, at: datetime, grade: str = "A"
     ) -> Any:
         """A needs analysis of ``opportunity`` by ``by`` at ``at`` giving ``grade``."""
-        from core.models import NeedsAssessment
-        from core.rules import current_rules
+        from core.opportunities.models import NeedsAssessment
+        from core.rules.rulesets import current_rules
 
         assessment = NeedsAssessment(
             opportunity_id=opportunity.id,
@@ -246,7 +240,7 @@ class Factory:
         self, opportunity: Opportunity, consultant: User | None, created_at: datetime, **kw: Any
     ) -> Any:
         """An invitation to come back, created at ``created_at`` for ``consultant``."""
-        from core.models import Invitation
+        from core.opportunities.models import Invitation
 
         invitation = Invitation(
             store_id=opportunity.store_id,
@@ -274,7 +268,7 @@ class Factory:
     ) -> CallbackTask:
         """A completed callback about ``consultant``'s judgement, with the answers given
         (keyword arguments named as CallbackAnswers' columns; none: no answers recorded)."""
-        from core.models import CallbackAnswers
+        from core.callbacks.models import CallbackAnswers
 
         task = CallbackTask(
             store_id=customer.store_id,

@@ -12,7 +12,7 @@ def register(app: Flask) -> None:
     @app.cli.command("demo-data")
     def demo_data() -> None:
         """Load the demo store with 60 days of history (once; does nothing if it exists)."""
-        from core.demo import load_demo
+        from demo.data import load_demo
 
         summary = load_demo(db.session)
         db.session.commit()
@@ -26,7 +26,7 @@ def register(app: Flask) -> None:
     @app.cli.command("demo-logins")
     def demo_logins() -> None:
         """Print the demo sign-ins."""
-        from core.demo import DEMO_PASSWORD, demo_logins
+        from demo.data import DEMO_PASSWORD, demo_logins
 
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for login in demo_logins():
@@ -42,7 +42,7 @@ def register(app: Flask) -> None:
         from sqlalchemy import select
 
         from core.db import utcnow
-        from core.models import Store
+        from core.stores.models import Store
         from core.timeutil import local_date
         from jobs.nightly import run_store
 

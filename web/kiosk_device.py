@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, request
 
 from core.db import utcnow
-from core.kiosks import Kiosk, kiosk_for_token
+from core.stores.kiosks import Kiosk, kiosk_for_token
 from extensions import db
 
 KIOSK_COOKIE = "showroom_kiosk"

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, session, u
 from flask_login import current_user
 from sqlalchemy import text
 
-from core.auth import set_locale
+from core.stores.auth import set_locale
 from extensions import db
 from web.kiosk_device import is_kiosk_request
 from wsgi import LANGUAGES

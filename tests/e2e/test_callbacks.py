@@ -12,9 +12,11 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from core.callbacks.models import CallbackTask
+from core.checkin.models import Visit
 from core.db import utcnow
 from core.enums import Role
-from core.models import CallbackTask, Customer, Invitation, Opportunity, Visit
+from core.opportunities.models import Customer, Invitation, Opportunity
 from core.timeutil import local_date
 from tests.e2e.conftest import (
     TABLET_LANDSCAPE,

@@ -11,9 +11,10 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import checkin
+from core.checkin import service as checkin
+from core.checkin.models import Visit
 from core.db import utcnow
-from core.models import Invitation, NeedsAssessment, Opportunity, Visit
+from core.opportunities.models import Invitation, NeedsAssessment, Opportunity
 from core.timeutil import local_date, local_moment
 from tests.e2e.conftest import (
     TABLET_LANDSCAPE,

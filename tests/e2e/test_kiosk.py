@@ -10,9 +10,11 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from core import kiosks
+from core.checkin.models import Visit
 from core.enums import Presence
-from core.models import CarModel, ConsentRecord, Customer, Visit
+from core.opportunities.models import ConsentRecord, Customer
+from core.stores import kiosks
+from core.stores.models import CarModel
 from tests.e2e.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, assert_accessible, screenshot
 from tests.factories import PASSWORD
 from web.kiosk_device import KIOSK_COOKIE

@@ -8,10 +8,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from core import checkin
+from core.checkin import service as checkin
 from core.db import utcnow
 from core.enums import Presence
-from core.kiosks import enrol
+from core.stores.kiosks import enrol
 from tests.e2e.conftest import (
     TABLET_LANDSCAPE,
     TABLET_PORTRAIT,

@@ -8,8 +8,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from core.models import ConsultantSettings, Opportunity
-from core.rules import current_rules
+from core.opportunities.models import Opportunity
+from core.rules.rulesets import current_rules
+from core.stores.models import ConsultantSettings
 from tests.e2e.conftest import TABLET_LANDSCAPE, assert_accessible, screenshot, sign_in
 
 DESKTOP = {"width": 1440, "height": 900}

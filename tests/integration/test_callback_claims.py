@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from core import callbacks
+from core.callbacks import service as callbacks
+from core.callbacks.models import CallbackTask
 from core.db import utcnow
 from core.enums import Role
 from core.errors import DomainError
-from core.models import CallbackTask
 
 
 def _race(app_engine, store_id, task_id, agents, now):

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from core.audit import AuditEvent
+from core.callbacks.models import CallbackAnswers, CallbackTask
 from core.db import utcnow
-from core.models import AuditEvent, CallbackAnswers, CallbackTask, Customer, Opportunity
+from core.opportunities.models import Customer, Opportunity
 from core.timeutil import local_date
 from tests.factories import unique
 from tests.querycount import count_statements

@@ -6,10 +6,10 @@ import threading
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import checkin
+from core.checkin import service as checkin
+from core.checkin.models import Visit
 from core.db import utcnow
-from core.models import Visit
-from core.team import seats
+from core.dispatch.team import seats
 
 
 def test_twenty_simultaneous_check_ins_respect_caps_and_the_queue(app_engine, committed):

@@ -9,16 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import checkin
+from core.audit import AuditEvent
+from core.checkin import service as checkin
+from core.checkin.models import Visit
 from core.db import utcnow
-from core.models import (
-    AuditEvent,
-    FollowUp,
-    Invitation,
-    NeedsAssessment,
-    Opportunity,
-    Visit,
-)
+from core.opportunities.models import FollowUp, Invitation, NeedsAssessment, Opportunity
 from core.timeutil import local_date
 from tests.integration.conftest import Browser
 from tests.querycount import count_statements
@@ -54,7 +49,7 @@ def opp(app_engine, opportunity_id) -> Opportunity:
 
 
 def indicators(app_engine, store_id) -> list[dict]:
-    from core.rules import current_rules
+    from core.rules.rulesets import current_rules
 
     with Session(app_engine) as s:
         return current_rules(s, store_id).scoring["indicators"]

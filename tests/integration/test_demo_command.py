@@ -2,7 +2,7 @@
 
 import re
 
-from core.demo import DEMO_PASSWORD, demo_logins
+from demo.data import DEMO_PASSWORD, demo_logins
 from tests.integration.conftest import Browser, new_client
 
 

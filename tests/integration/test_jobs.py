@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import JobRun
+from core.nightly.models import JobRun
 from tests.integration.conftest import worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,8 +83,8 @@ def test_jobs_accept_ids_and_dates_only(app):
 
 
 def test_a_failed_job_is_recorded_with_its_error(app, app_engine, committed):
-    from core import jobruns
     from core.enums import JobKind
+    from core.nightly import jobruns
     from jobs.runtime import run_recorded
 
     store = committed.store()

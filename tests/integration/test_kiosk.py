@@ -11,11 +11,13 @@ import pytest
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
-from core import kiosks
-from core.checkin import NOTICE_VERSION
+from core.checkin.models import Visit
+from core.checkin.service import NOTICE_VERSION
 from core.db import utcnow
 from core.enums import Presence
-from core.models import CarModel, ConsentRecord, Customer, KioskDevice, Visit
+from core.opportunities.models import ConsentRecord, Customer
+from core.stores import kiosks
+from core.stores.models import CarModel, KioskDevice
 from tests.factories import PASSWORD
 from tests.integration.conftest import Browser, csrf_token, new_client
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE

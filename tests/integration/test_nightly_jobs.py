@@ -15,8 +15,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from core.callbacks.models import CallbackTask
 from core.db import utcnow
-from core.models import Assignment, CallbackTask, Customer, JobRun, Opportunity, User
+from core.dispatch.models import Assignment
+from core.nightly.models import JobRun
+from core.opportunities.models import Customer, Opportunity
+from core.stores.models import User
 from core.timeutil import local_date
 from tests.integration.conftest import worker_env
 
@@ -149,8 +153,8 @@ def worker(app, burst=True):
 
 
 def enqueue_run(app, committed, store, day):
-    from core import jobruns
     from core.enums import JobKind
+    from core.nightly import jobruns
     from jobs import enqueue
     from jobs.nightly import run_store
 

@@ -9,19 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import checkin
+from core.checkin import service as checkin
+from core.checkin.models import Visit
 from core.db import utcnow
+from core.dispatch.models import Assignment
 from core.enums import Presence
-from core.kiosks import enrol, revoke
-from core.models import (
-    Assignment,
-    CarModel,
-    ConsentRecord,
-    ConsultantSettings,
-    Customer,
-    KioskDevice,
-    Visit,
-)
+from core.opportunities.models import ConsentRecord, Customer
+from core.stores.kiosks import enrol, revoke
+from core.stores.models import CarModel, ConsultantSettings, KioskDevice
 from tests.factories import unique
 from tests.integration.conftest import Browser, new_client
 from tests.querycount import count_statements

@@ -10,9 +10,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.audit import AuditEvent
+from core.callbacks.models import CallbackTask
 from core.db import utcnow
-from core.models import Assignment, AuditEvent, CallbackTask, ConsultantSettings, Opportunity
-from core.rules import DEFAULT_SCORING, current_rules
+from core.dispatch.models import Assignment
+from core.opportunities.models import Opportunity
+from core.rules.rulesets import DEFAULT_SCORING, current_rules
+from core.stores.models import ConsultantSettings
 from tests.querycount import count_statements
 
 

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from core.models import Base
+from core.schema import Base
 
 
 def test_models_and_migrations_agree(app_engine):

@@ -12,11 +12,11 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import analytics
+from core.analytics import report as analytics
+from core.dispatch.team import consultant_loads
 from core.enums import Role
 from core.errors import ValidationError
-from core.models import Opportunity
-from core.team import consultant_loads
+from core.opportunities.models import Opportunity
 from core.timeutil import local_moment
 from tests.querycount import count_statements
 

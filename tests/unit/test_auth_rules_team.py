@@ -2,14 +2,15 @@ from datetime import date, timedelta
 
 import pytest
 
-from core.auth import authenticate, load_identity
-from core.dashboard import consultant_today, store_today
+from core.analytics.dashboard import consultant_today, store_today
+from core.audit import AuditEvent
+from core.dispatch.team import consultant_loads
 from core.enums import Presence, Role
 from core.errors import AuthenticationFailed, NotFound
-from core.models import AuditEvent, Customer
-from core.rules import DEFAULT_CYCLES, current_rules
+from core.opportunities.models import Customer
+from core.rules.rulesets import DEFAULT_CYCLES, current_rules
 from core.scoping import get_in_store
-from core.team import consultant_loads
+from core.stores.auth import authenticate, load_identity
 from tests.factories import PASSWORD
 
 
@@ -102,7 +103,7 @@ def test_store_today_counts_only_that_store_and_day(factory, session):
 
 
 def test_search_by_surname_prefix_or_mobile_ending(factory, session):
-    from core.customers import search_customers
+    from core.opportunities.customers import search_customers
 
     store = factory.store()
     factory.customer(store, surname="欧阳", mobile="13811112222")
@@ -117,7 +118,7 @@ def test_search_by_surname_prefix_or_mobile_ending(factory, session):
 
 
 def test_a_consultants_book_lists_open_before_closed(factory, session):
-    from core.customers import search_customers
+    from core.opportunities.customers import search_customers
 
     store = factory.store()
     me, other = factory.consultant(store), factory.consultant(store)

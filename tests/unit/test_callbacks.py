@@ -7,20 +7,17 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import callbacks, checkin, nightly
-from core.callbacks import CallbackForm, claim, record_callback, release, worklist
+from core.audit import AuditEvent
+from core.callbacks import service as callbacks
+from core.callbacks.models import CallbackAnswers, CallbackTask
+from core.callbacks.service import CallbackForm, claim, record_callback, release, worklist
+from core.checkin import service as checkin
+from core.dispatch.models import Assignment
 from core.enums import Role
 from core.errors import DomainError, NotFound, ValidationError
-from core.models import (
-    Assignment,
-    AuditEvent,
-    CallbackAnswers,
-    CallbackTask,
-    ConsentRecord,
-    Invitation,
-    Opportunity,
-)
-from core.rules import current_rules
+from core.nightly import run as nightly
+from core.opportunities.models import ConsentRecord, Invitation, Opportunity
+from core.rules.rulesets import current_rules
 from core.timeutil import local_moment
 from tests.querycount import count_statements
 
@@ -748,7 +745,7 @@ def test_no_change_records_the_answers_for_the_consultant(factory, session, shop
     assert (task.status, task.outcome, opp.owner_id, opp.grade) == ("done", None, anna.id, "A")
     profile_answers = callbacks.task_detail(session, store.id, task.id, agent.id, NOW)
     assert profile_answers.status == "done"
-    from core.customers import customer_profile
+    from core.opportunities.customers import customer_profile
 
     [entry] = [
         e

@@ -5,11 +5,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import checkin
+from core.checkin import service as checkin
+from core.checkin.models import Visit
 from core.db import utcnow
+from core.dispatch.models import Assignment
 from core.enums import Presence, Role
 from core.errors import DomainError, ValidationError
-from core.models import Assignment, ConsentRecord, Customer, Invitation, Opportunity, Visit
+from core.opportunities.models import ConsentRecord, Customer, Invitation, Opportunity
 
 NOW = utcnow()
 

@@ -10,19 +10,14 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session
 
+from core.callbacks.models import CallbackTask
+from core.checkin.models import Visit
 from core.db import Base
-from core.demo import DEMO_STORE_CODE, DemoSummary, demo_logins, load_demo
 from core.enums import CallbackKind, CallbackStatus, Role, VisitStatus
-from core.models import (
-    CallbackTask,
-    ConsultantSettings,
-    Customer,
-    Opportunity,
-    RuleSet,
-    Store,
-    User,
-    Visit,
-)
+from core.opportunities.models import Customer, Opportunity
+from core.rules.models import RuleSet
+from core.stores.models import ConsultantSettings, Store, User
+from demo.data import DEMO_STORE_CODE, DemoSummary, demo_logins, load_demo
 
 TODAY = date(2026, 11, 29)
 

@@ -7,7 +7,7 @@ import io
 
 from openpyxl import load_workbook
 
-from core.exports import ExportTable, safe_text, to_csv, to_xlsx
+from core.analytics.exports import ExportTable, safe_text, to_csv, to_xlsx
 
 TABLE = ExportTable(
     title="回访结果: 顾问/门店",

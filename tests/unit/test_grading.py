@@ -1,8 +1,8 @@
 import pytest
 
 from core.errors import ValidationError
-from core.grading import grade_for_score, max_score, score_answers
-from core.rules import DEFAULT_SCORING
+from core.opportunities.grading import grade_for_score, max_score, score_answers
+from core.rules.rulesets import DEFAULT_SCORING
 
 THRESHOLDS = {"H": 75, "A": 55, "B": 35}
 

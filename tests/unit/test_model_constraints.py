@@ -5,7 +5,9 @@ from datetime import date
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from core.models import CallbackAnswers, CallbackTask, Customer, Opportunity, User
+from core.callbacks.models import CallbackAnswers, CallbackTask
+from core.opportunities.models import Customer, Opportunity
+from core.stores.models import User
 
 
 def _refused(session, record):

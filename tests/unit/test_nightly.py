@@ -5,10 +5,12 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import nightly
+from core.callbacks.models import CallbackTask
+from core.dispatch.models import Assignment
 from core.enums import Presence, Role
-from core.models import Assignment, CallbackTask, Opportunity
-from core.rules import current_rules
+from core.nightly import run as nightly
+from core.opportunities.models import Opportunity
+from core.rules.rulesets import current_rules
 from core.timeutil import local_moment
 
 D = date(2026, 11, 30)

@@ -5,11 +5,13 @@ from datetime import date, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from core import nightly
+from core.callbacks.models import CallbackTask
+from core.dispatch.models import Assignment
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
-from core.models import Assignment, CallbackTask, NeedsAssessment, Opportunity
-from core.opportunities import assess, log_follow_up, record_defeat, record_order
-from core.rules import current_rules
+from core.nightly import run as nightly
+from core.opportunities.actions import assess, log_follow_up, record_defeat, record_order
+from core.opportunities.models import NeedsAssessment, Opportunity
+from core.rules.rulesets import current_rules
 from core.timeutil import local_moment
 
 D = date(2026, 11, 30)
@@ -235,7 +237,7 @@ def test_a_follow_up_moves_the_next_date_by_the_grade_interval(session, setup):
 
 
 def test_an_invitation_is_an_appointment_in_the_future(session, setup):
-    from core.models import Invitation
+    from core.opportunities.models import Invitation
 
     store, anna, opp = setup
     assess(session, store.id, opp.id, anna.id, HOT, NOW)
@@ -293,7 +295,7 @@ def test_no_follow_up_on_a_closed_opportunity(session, setup):
 def test_my_day_lists_due_overdue_and_invitations_in_a_fixed_number_of_statements(
     session, factory, setup
 ):
-    from core.myday import my_day
+    from core.opportunities.myday import my_day
     from tests.querycount import count_statements
 
     store, anna, opp = setup

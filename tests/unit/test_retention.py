@@ -5,19 +5,18 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import retention
-from core.models import (
-    Assignment,
-    AuditEvent,
-    CallbackAnswers,
-    CallbackTask,
+from core.audit import AuditEvent
+from core.callbacks.models import CallbackAnswers, CallbackTask
+from core.checkin.models import Visit
+from core.dispatch.models import Assignment
+from core.nightly import retention
+from core.opportunities.models import (
     ConsentRecord,
     Customer,
     FollowUp,
     Invitation,
     NeedsAssessment,
     Opportunity,
-    Visit,
 )
 from core.timeutil import local_moment
 

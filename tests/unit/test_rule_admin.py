@@ -9,11 +9,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from core import rule_admin
+from core.audit import AuditEvent
+from core.dispatch.models import Assignment
 from core.errors import DomainError, NotFound, ValidationError
-from core.grading import score_answers
-from core.models import Assignment, AuditEvent, ConsultantSettings, Opportunity, RuleSet
-from core.rules import DEFAULT_SCORING, current_rules
+from core.opportunities.grading import score_answers
+from core.opportunities.models import Opportunity
+from core.rules import admin as rule_admin
+from core.rules.models import RuleSet
+from core.rules.rulesets import DEFAULT_SCORING, current_rules
+from core.stores.models import ConsultantSettings
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 DEFAULT_CYCLES = {"H": ("2", "7"), "A": ("4", "15"), "B": ("7", "30")}

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.enums import OpportunityStatus
-from core.models import Opportunity
+from core.opportunities.models import Opportunity
 from core.sqlfuncs import const, consts
 
 

@@ -8,10 +8,16 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import nightly, rule_admin, whatif
+from core.audit import AuditEvent
+from core.callbacks.models import CallbackTask
+from core.dispatch.models import Assignment
 from core.enums import JobKind
-from core.models import Assignment, AuditEvent, CallbackTask, ConsultantSettings, Opportunity
-from core.rules import current_rules
+from core.nightly import run as nightly
+from core.nightly import whatif
+from core.opportunities.models import Opportunity
+from core.rules import admin as rule_admin
+from core.rules.rulesets import current_rules
+from core.stores.models import ConsultantSettings
 from core.timeutil import local_date, local_moment
 
 TZ = "Asia/Shanghai"
@@ -180,7 +186,7 @@ def test_the_preview_agrees_with_the_nightly_run_under_the_saved_rules(factory, 
             c.proposed.released,
             c.proposed.received,
         ), c.name
-    from core.team import seats
+    from core.dispatch.team import seats
 
     loads = {s.user_id: s.load for s in seats(session, store.id, 6)}
     assert {c.user_id: c.proposed.load_after for c in preview.consultants} == loads
@@ -195,7 +201,7 @@ def test_a_preview_with_no_change_shows_the_same_on_both_sides(factory, session,
 
 
 def test_tonights_run_is_today_until_todays_run_exists(factory, session):
-    from core import jobruns
+    from core.nightly import jobruns
 
     store = factory.store()
     now = at(date(2026, 12, 1), 0)  # 00:00 local: the 01:00 run of today is still to come

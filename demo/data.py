@@ -18,7 +18,11 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import AuditEvent
+from core.callbacks.models import CallbackAnswers, CallbackTask
+from core.checkin.models import Visit
 from core.db import Base, utcnow
+from core.dispatch.models import Assignment
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
     HIGH_INTENT,
@@ -45,30 +49,26 @@ from core.enums import (
     VisitSource,
     VisitStatus,
 )
-from core.grading import score_answers
-from core.models import (
+from core.nightly.models import JobRun
+from core.opportunities.grading import score_answers
+from core.opportunities.models import (
     AssessmentAnswer,
-    Assignment,
-    AuditEvent,
-    CallbackAnswers,
-    CallbackTask,
-    CarModel,
     ConsentRecord,
-    ConsultantSettings,
     Customer,
     FollowUp,
     Invitation,
-    JobRun,
-    KioskDevice,
     NeedsAssessment,
     Opportunity,
-    RuleSet,
-    Store,
-    User,
-    Visit,
 )
-from core.rules import DEFAULT_CYCLES, DEFAULT_LOAD_CAP, DEFAULT_RETRY_LIMIT, create_default_rules
+from core.rules.models import RuleSet
+from core.rules.rulesets import (
+    DEFAULT_CYCLES,
+    DEFAULT_LOAD_CAP,
+    DEFAULT_RETRY_LIMIT,
+    create_default_rules,
+)
 from core.security import hash_password, new_token, token_digest
+from core.stores.models import CarModel, ConsultantSettings, KioskDevice, Store, User
 from core.timeutil import local_date, local_moment, store_zone
 
 DEMO_STORE_CODE = "HZ01"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.enums import Grade
 from core.errors import NotFound
-from core.models import CycleRule, RuleSet
+from core.rules.models import CycleRule, RuleSet
 
 DEFAULT_LOAD_CAP = 30
 DEFAULT_RETRY_LIMIT = 3

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.enums import Presence, Role
-from core.models import CarModel, ConsultantSettings, Store, User
-from core.rules import create_default_rules
+from core.rules.rulesets import create_default_rules
 from core.security import hash_password
+from core.stores.models import CarModel, ConsultantSettings, Store, User
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 

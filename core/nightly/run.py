@@ -44,7 +44,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from core.callbacks.models import CallbackTask
 from core.db import UTCDateTime
+from core.dispatch.models import Assignment
+from core.dispatch.team import Seat, counts_towards_load, seats
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
     HIGH_INTENT,
@@ -59,18 +62,10 @@ from core.enums import (
     StallRule,
 )
 from core.locks import lock_store
-from core.models import (
-    Assignment,
-    CallbackTask,
-    ConsultantSettings,
-    Customer,
-    Opportunity,
-    Store,
-    User,
-)
-from core.rules import Rules
+from core.opportunities.models import Customer, Opportunity
+from core.rules.rulesets import Rules
 from core.sqlfuncs import days_between, greatest, local_date, sqlite_offset
-from core.team import Seat, counts_towards_load, seats
+from core.stores.models import ConsultantSettings, Store, User
 from core.timeutil import day_bounds_utc
 
 o = Opportunity.__table__
@@ -573,7 +568,7 @@ def store_context(
     job_run_id: int | None,
     rules: Rules | None = None,
 ) -> RunContext:
-    from core.rules import current_rules
+    from core.rules.rulesets import current_rules
 
     timezone = session.scalar(select(Store.timezone).where(Store.id == store_id))
     if timezone is None:

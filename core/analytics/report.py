@@ -60,7 +60,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from core.callbacks.models import CallbackAnswers, CallbackTask
+from core.checkin.models import Visit
 from core.db import utcnow
+from core.dispatch.team import counts_towards_load
 from core.enums import (
     CallbackKind,
     CallbackOutcome,
@@ -72,19 +75,10 @@ from core.enums import (
 )
 from core.errors import NotFound, ValidationError
 from core.i18n import N_
-from core.models import (
-    CallbackAnswers,
-    CallbackTask,
-    ConsultantSettings,
-    Invitation,
-    Opportunity,
-    RuleSet,
-    Store,
-    User,
-    Visit,
-)
+from core.opportunities.models import Invitation, Opportunity
+from core.rules.models import RuleSet
 from core.sqlfuncs import total_seconds
-from core.team import counts_towards_load
+from core.stores.models import ConsultantSettings, Store, User
 from core.timeutil import day_bounds_utc, local_date
 
 BY_CONSULTANT = "consultant"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.enums import JobKind, JobStatus
 from core.errors import NotFound
-from core.models import JobRun
+from core.nightly.models import JobRun
 
 
 def create(

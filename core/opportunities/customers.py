@@ -10,22 +10,14 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from core import audit
+from core.callbacks.models import CallbackAnswers, CallbackTask
+from core.checkin.models import Visit
+from core.dispatch.models import Assignment
 from core.enums import OpportunityStatus
-from core.models import (
-    Assignment,
-    CallbackAnswers,
-    CallbackTask,
-    CarModel,
-    Customer,
-    FollowUp,
-    Invitation,
-    NeedsAssessment,
-    Opportunity,
-    User,
-    Visit,
-)
+from core.opportunities.models import Customer, FollowUp, Invitation, NeedsAssessment, Opportunity
 from core.phone import mask_mobile
 from core.scoping import get_in_store
+from core.stores.models import CarModel, User
 
 PAGE_SIZE = 25
 

@@ -39,7 +39,9 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from core import audit
+from core.checkin.models import Visit
 from core.db import UTCDateTime
+from core.dispatch.models import Assignment
 from core.enums import (
     HIGH_INTENT,
     AssignmentReason,
@@ -55,21 +57,12 @@ from core.enums import (
 from core.errors import DomainError, NotFound, ValidationError
 from core.i18n import N_
 from core.locks import lock_store
-from core.models import (
-    Assignment,
-    CarModel,
-    ConsentRecord,
-    ConsultantSettings,
-    Customer,
-    Invitation,
-    Opportunity,
-    RuleSet,
-    User,
-    Visit,
-)
+from core.opportunities.models import ConsentRecord, Customer, Invitation, Opportunity
 from core.phone import mask_mobile, normalise_mobile
+from core.rules.models import RuleSet
 from core.sqlfuncs import const, consts
-from core.stores import store_timezone
+from core.stores.models import CarModel, ConsultantSettings, User
+from core.stores.service import store_timezone
 from core.timeutil import day_bounds_utc, local_date
 
 NOTICE_VERSION = "2026-01"

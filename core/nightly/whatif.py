@@ -26,12 +26,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from core import jobruns, nightly
+from core.dispatch.models import Assignment
+from core.dispatch.team import seats
 from core.enums import AssignmentReason, CallbackKind, JobKind
-from core.models import Assignment, ConsultantSettings
-from core.rule_admin import DispatchRules
-from core.rules import current_rules
-from core.team import seats
+from core.nightly import jobruns
+from core.nightly import run as nightly
+from core.rules.admin import DispatchRules
+from core.rules.rulesets import current_rules
+from core.stores.models import ConsultantSettings
 from core.timeutil import local_date
 
 cs = ConsultantSettings.__table__

@@ -8,9 +8,11 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.callbacks.models import CallbackTask
+from core.checkin.models import Visit
+from core.dispatch.team import counts_towards_load
 from core.enums import CallbackStatus, InvitationStatus, OpportunityStatus
-from core.models import CallbackTask, Invitation, Opportunity, Visit
-from core.team import counts_towards_load
+from core.opportunities.models import Invitation, Opportunity
 from core.timeutil import day_bounds_utc
 
 

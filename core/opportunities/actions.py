@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.dispatch.models import Assignment
 from core.enums import (
     ASSESSABLE,
     ActivityKind,
@@ -23,21 +24,19 @@ from core.enums import (
     OpportunityStatus,
 )
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
-from core.grading import ScoredAnswer, score_answers
 from core.i18n import N_
-from core.models import (
+from core.opportunities.grading import ScoredAnswer, score_answers
+from core.opportunities.models import (
     AssessmentAnswer,
-    Assignment,
-    CarModel,
     FollowUp,
     Invitation,
     NeedsAssessment,
     Opportunity,
-    RuleSet,
-    User,
 )
-from core.rules import current_rules
-from core.stores import store_timezone
+from core.rules.models import RuleSet
+from core.rules.rulesets import current_rules
+from core.stores.models import CarModel, User
+from core.stores.service import store_timezone
 from core.timeutil import local_date
 
 REASON_MAX = 500

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import ConsultantSettings, User
+from core.stores.models import ConsultantSettings, User
 
 
 @dataclass(frozen=True)

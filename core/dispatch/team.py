@@ -9,8 +9,9 @@ from sqlalchemy import ColumnElement, Subquery, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.enums import HIGH_INTENT, OpportunityStatus, Role
-from core.models import ConsultantSettings, Opportunity, User
-from core.rules import current_rules
+from core.opportunities.models import Opportunity
+from core.rules.rulesets import current_rules
+from core.stores.models import ConsultantSettings, User
 
 # Open opportunities that count towards a consultant's load: new (ungraded) or H/A/B.
 LOAD_GRADES = frozenset({"new", *(g.value for g in HIGH_INTENT)})

@@ -47,7 +47,10 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core import audit
-from core.customers import reveal_mobile
+from core.callbacks.models import CallbackAnswers, CallbackTask
+from core.checkin.models import Visit
+from core.dispatch.models import Assignment
+from core.dispatch.team import Seat, seats
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
     HIGH_INTENT,
@@ -67,23 +70,13 @@ from core.enums import (
 from core.errors import DomainError, NotFound, ValidationError
 from core.i18n import N_
 from core.locks import lock_store
-from core.models import (
-    Assignment,
-    CallbackAnswers,
-    CallbackTask,
-    ConsentRecord,
-    Customer,
-    FollowUp,
-    Invitation,
-    Opportunity,
-    User,
-    Visit,
-)
-from core.nightly import refill, store_context
+from core.nightly.run import refill, store_context
+from core.opportunities.customers import reveal_mobile
+from core.opportunities.models import ConsentRecord, Customer, FollowUp, Invitation, Opportunity
 from core.phone import mask_mobile
-from core.rules import current_rules
-from core.stores import store_timezone
-from core.team import Seat, seats
+from core.rules.rulesets import current_rules
+from core.stores.models import User
+from core.stores.service import store_timezone
 from core.timeutil import local_date, local_moment
 
 CLAIM_TTL = timedelta(minutes=30)

@@ -11,8 +11,8 @@ from core import audit
 from core.db import utcnow
 from core.errors import AuthenticationFailed, ValidationError
 from core.i18n import N_
-from core.models import Store, User
 from core.security import burn_password_check, hash_password, verify_password
+from core.stores.models import Store, User
 
 MIN_PASSWORD_LENGTH = 8
 

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.dashboard import consultant_today
+from core.analytics.dashboard import consultant_today
+from core.dispatch.team import seats
 from core.enums import InvitationStatus, OpportunityStatus
-from core.models import CarModel, Customer, Invitation, Opportunity
+from core.opportunities.models import Customer, Invitation, Opportunity
 from core.phone import mask_mobile
-from core.rules import current_rules
-from core.team import seats
+from core.rules.rulesets import current_rules
+from core.stores.models import CarModel
 from core.timeutil import day_bounds_utc
 
 LIST_LIMIT = 50

@@ -24,24 +24,19 @@ from sqlalchemy import Integer, and_, case, func, insert, literal, select, updat
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.audit import AuditEvent
+from core.dispatch.models import Assignment
+from core.dispatch.team import counts_towards_load
 from core.enums import HIGH_INTENT, AssignmentReason, OpportunityStatus, PoolReason, Role
 from core.errors import DomainError, NotFound, ValidationError
 from core.i18n import N_
 from core.locks import lock_store
-from core.models import (
-    Assignment,
-    AuditEvent,
-    ConsultantSettings,
-    Customer,
-    CycleRule,
-    Opportunity,
-    RuleSet,
-    User,
-)
+from core.opportunities.models import Customer, Opportunity
 from core.phone import mask_mobile
-from core.rules import CycleSetting, Rules, current_rules
-from core.stores import store_timezone
-from core.team import counts_towards_load
+from core.rules.models import CycleRule, RuleSet
+from core.rules.rulesets import CycleSetting, Rules, current_rules
+from core.stores.models import ConsultantSettings, User
+from core.stores.service import store_timezone
 from core.timeutil import local_date
 
 GRADES = tuple(g.value for g in HIGH_INTENT)  # H, A, B: the grades with cycle rules

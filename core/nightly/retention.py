@@ -22,18 +22,12 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, u
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.audit import AuditEvent
+from core.callbacks.models import CallbackTask
+from core.checkin.models import Visit
+from core.dispatch.models import Assignment
 from core.locks import lock_store
-from core.models import (
-    Assignment,
-    AuditEvent,
-    CallbackTask,
-    Customer,
-    FollowUp,
-    Invitation,
-    NeedsAssessment,
-    Opportunity,
-    Visit,
-)
+from core.opportunities.models import Customer, FollowUp, Invitation, NeedsAssessment, Opportunity
 from core.timeutil import day_bounds_utc, local_date
 
 RETENTION_YEARS = 3

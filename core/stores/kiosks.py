@@ -18,8 +18,8 @@ from core import audit
 from core.enums import Role
 from core.errors import PermissionDenied, ValidationError
 from core.i18n import N_
-from core.models import KioskDevice, Store
 from core.security import new_token, token_digest
+from core.stores.models import KioskDevice, Store
 
 ENROLLING_ROLES = (Role.CS_AGENT, Role.MANAGER, Role.ADMIN)
 SEEN_EVERY = timedelta(minutes=5)  # how often last_seen_at is refreshed

@@ -1,0 +1,1 @@
+"""What managers learn: funnel, misjudgements, callbacks, defeats, loads; start pages; exports."""

@@ -1,0 +1,1 @@
+"""Customer service's callbacks: the worklist, claims, the questionnaire and its outcomes."""

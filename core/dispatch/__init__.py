@@ -1,0 +1,1 @@
+"""Who receives a customer: the load rule, eligibility, assignments, rotation, refill."""

@@ -1,0 +1,1 @@
+"""The nightly run: callback list, releases, refill, retention, job runs, what-if."""

@@ -1,0 +1,1 @@
+"""Customers and opportunities: grading, follow-ups, invitations, orders, defeats, my day."""

@@ -1,0 +1,1 @@
+"""A store's rules: load caps, cycle rules, retries and the needs-analysis scoring, versioned."""

@@ -1,0 +1,1 @@
+"""Stores, staff, consultant settings, kiosk devices and sign-in."""
