@@ -15,9 +15,11 @@ from markupsafe import Markup
 
 from console import bp
 from console.auth import roles
+from core.checkin import floor, screens
 from core.checkin import service as checkin
 from core.checkin.models import Visit
 from core.db import utcnow
+from core.dispatch import rotation
 from core.enums import (
     OpportunityStatus,
     Presence,
@@ -73,7 +75,7 @@ def _message(msgid: str) -> str:
 
 def _visits_live() -> Live:
     now = utcnow()
-    rows = checkin.todays_visits(db.session, current_user.store_id, now, current_user.timezone)
+    rows = screens.todays_visits(db.session, current_user.store_id, now, current_user.timezone)
     groups = [
         (key, heading, [r for r in rows if r.status in statuses])
         for key, statuses, heading in GROUPS
@@ -208,8 +210,8 @@ def reception_lookup():  # type: ignore[no-untyped-def]
 def _visit_page(
     visit_id: int, *, form: dict[str, str] | None = None, errors: dict[str, str] | None = None
 ) -> Any:
-    row, explanations = checkin.explain_visit(db.session, current_user.store_id, visit_id)
-    pool = checkin.candidates(db.session, current_user.store_id) if row.status in OPEN else []
+    row, explanations = screens.explain_visit(db.session, current_user.store_id, visit_id)
+    pool = rotation.candidates(db.session, current_user.store_id) if row.status in OPEN else []
     pool = [c for c in pool if c.active and c.user_id != row.consultant_id]
     rank = {Presence.ON_DUTY.value: 0, Presence.ON_BREAK.value: 1, Presence.OFF_DUTY.value: 2}
     pool.sort(key=lambda c: (rank.get(c.presence, 3), c.busy, c.load >= c.cap, c.name))
@@ -250,7 +252,7 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
     if errors:
         return _visit_page(visit_id, form=form, errors=errors)
     try:
-        checkin.reassign_visit(
+        floor.reassign_visit(
             db.session,
             current_user.store_id,
             visit_id,
@@ -268,7 +270,7 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
     except DomainError as exc:
         refuse(exc)
         return redirect(url_for("console.reception_visit", visit_id=visit_id))
-    row, _explanations = checkin.explain_visit(db.session, current_user.store_id, visit_id)
+    row, _explanations = screens.explain_visit(db.session, current_user.store_id, visit_id)
     flash(
         _(
             "%(name)s was sent to %(consultant)s.",
@@ -284,7 +286,7 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
 @roles(*DESK)
 def reception_left(visit_id: int):  # type: ignore[no-untyped-def]
     try:
-        checkin.mark_left(db.session, current_user.store_id, visit_id, current_user.id, utcnow())
+        floor.mark_left(db.session, current_user.store_id, visit_id, current_user.id, utcnow())
     except NotFound:
         raise
     except DomainError as exc:
@@ -299,14 +301,14 @@ def reception_left(visit_id: int):  # type: ignore[no-untyped-def]
 
 def my_presence() -> str:
     """The signed-in consultant's presence (on_duty / on_break / off_duty)."""
-    pool = checkin.candidates(db.session, current_user.store_id)
+    pool = rotation.candidates(db.session, current_user.store_id)
     me = next((c for c in pool if c.user_id == current_user.id), None)
     return me.presence if me else Presence.OFF_DUTY.value
 
 
 def arrivals_live() -> tuple[Live, int]:
     """The consultant's arrivals panel, and how many of them wait for a reception to start."""
-    rows = checkin.my_arrivals(db.session, current_user.store_id, current_user.id)
+    rows = screens.my_arrivals(db.session, current_user.store_id, current_user.id)
     panel = live("console/_arrivals.html", "arrivals-sig", arrivals=rows, now=utcnow())
     return panel, sum(1 for r in rows if r.status == VisitStatus.ASSIGNED)
 
@@ -316,7 +318,7 @@ def arrivals_live() -> tuple[Live, int]:
 def presence():  # type: ignore[no-untyped-def]
     value = request.form.get("presence", "")
     try:
-        handed = checkin.set_presence(
+        handed = floor.set_presence(
             db.session, current_user.store_id, current_user.id, value, utcnow()
         )
     except ValidationError as exc:
@@ -345,7 +347,7 @@ def arrivals():  # type: ignore[no-untyped-def]
 @roles(Role.CONSULTANT)
 def arrival_start(visit_id: int):  # type: ignore[no-untyped-def]
     try:
-        checkin.start_reception(
+        floor.start_reception(
             db.session, current_user.store_id, current_user.id, visit_id, utcnow()
         )
     except NotFound:
@@ -361,9 +363,7 @@ def arrival_start(visit_id: int):  # type: ignore[no-untyped-def]
 @roles(Role.CONSULTANT)
 def arrival_end(visit_id: int):  # type: ignore[no-untyped-def]
     try:
-        checkin.end_reception(
-            db.session, current_user.store_id, current_user.id, visit_id, utcnow()
-        )
+        floor.end_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
     except NotFound:
         raise
     except DomainError as exc:

@@ -66,6 +66,10 @@ class VisitStatus(StrEnum):
     LEFT = "left"  # left without reception
 
 
+# A consultant with a visit in one of these is busy (on the way or receiving).
+BUSY = (VisitStatus.ASSIGNED.value, VisitStatus.IN_RECEPTION.value)
+
+
 class ActivityKind(StrEnum):
     CALL = "call"
     MESSAGE = "message"

@@ -18,7 +18,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_login import current_user
 from markupsafe import Markup
 
-from core.checkin.service import lobby_board
+from core.checkin.screens import lobby_board
 from core.db import utcnow
 from extensions import db
 from web.kiosk_device import current_kiosk, is_kiosk_request

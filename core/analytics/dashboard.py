@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.callbacks.models import CallbackTask
 from core.checkin.models import Visit
-from core.dispatch.team import counts_towards_load
+from core.dispatch.load import counts_towards_load
 from core.enums import CallbackStatus, InvitationStatus, OpportunityStatus
 from core.opportunities.models import Invitation, Opportunity
 from core.timeutil import day_bounds_utc

@@ -63,7 +63,7 @@ from sqlalchemy.orm import Session, aliased
 from core.callbacks.models import CallbackAnswers, CallbackTask
 from core.checkin.models import Visit
 from core.db import utcnow
-from core.dispatch.team import counts_towards_load
+from core.dispatch.load import counts_towards_load
 from core.enums import (
     CallbackKind,
     CallbackOutcome,

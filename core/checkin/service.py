@@ -17,7 +17,7 @@ never push a consultant past the cap.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -30,37 +30,32 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     true,
     update,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from core import audit
 from core.checkin.models import Visit
 from core.db import UTCDateTime
 from core.dispatch.models import Assignment
+from core.dispatch.rotation import candidates_statement, choose, pool_from_rows
 from core.enums import (
-    HIGH_INTENT,
     AssignmentReason,
     ConsentChannel,
     InvitationStatus,
     OpportunityStatus,
-    Presence,
-    Role,
     VisitPurpose,
     VisitSource,
     VisitStatus,
 )
-from core.errors import DomainError, NotFound, ValidationError
+from core.errors import ValidationError
 from core.i18n import N_
 from core.locks import lock_store
 from core.opportunities.models import ConsentRecord, Customer, Invitation, Opportunity
 from core.phone import mask_mobile, normalise_mobile
-from core.rules.models import RuleSet
-from core.sqlfuncs import const, consts
+from core.sqlfuncs import const
 from core.stores.models import CarModel, ConsultantSettings, User
 from core.stores.service import store_timezone
 from core.timeutil import day_bounds_utc, local_date
@@ -70,7 +65,6 @@ NOTICE_VERSION = "2026-01"
 PREFERRED_OFF_DUTY = "preferred_off_duty"
 SURNAME_MAX = 10
 MAX_PARTY = 20
-BUSY = (VisitStatus.ASSIGNED.value, VisitStatus.IN_RECEPTION.value)
 # Letters of any script, the middle dot of transliterated names, spaces, apostrophes, hyphens.
 _SURNAME = re.compile(r"^[^\W\d_]+(?:[ ·'\-][^\W\d_]+)*$")
 _MARKUP = re.compile(r"[<>&\"{}]")
@@ -171,227 +165,6 @@ def validate_car_model(session: Session, store_id: int, raw: int | str | None) -
 # --- dispatch ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Candidate:
-    user_id: int
-    name: str
-    presence: str
-    active: bool
-    busy: bool
-    load: int
-    cap: int
-    last_walk_in_at: datetime | None
-    skipped: str | None = None
-
-    def as_record(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "name": self.name,
-            "presence": self.presence,
-            "load": self.load,
-            "cap": self.cap,
-            "skipped": self.skipped,
-        }
-
-
-@cache
-def _candidates_statement() -> Any:
-    """Built once: consultants with presence, busy state, load and cap (the store's default
-    cap from its latest rule set where they have none of their own)."""
-    store_id = bindparam("p_store_id", type_=Integer)
-    # Core tables, not ORM entities: the statement runs without ORM set-up on every check-in.
-    users, settings = User.__table__.c, ConsultantSettings.__table__.c
-    opps, visits, rules = _opportunities.c, _visits.c, RuleSet.__table__.c
-    load = (
-        select(opps.owner_id, func.count().label("load"))
-        .where(
-            opps.store_id == store_id,
-            opps.status == const(OpportunityStatus.OPEN.value),
-            or_(opps.grade.is_(None), opps.grade.in_(consts(g.value for g in HIGH_INTENT))),
-            opps.owner_id.is_not(None),
-        )
-        .group_by(opps.owner_id)
-        .subquery()
-    )
-    busy = (
-        select(visits.consultant_id, func.count().label("n"))
-        .where(visits.store_id == store_id, visits.status.in_(consts(BUSY)))
-        .group_by(visits.consultant_id)
-        .subquery()
-    )
-    default_cap = (
-        select(rules.default_load_cap)
-        .where(rules.store_id == store_id)
-        .order_by(rules.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    return (
-        select(
-            users.id.label("c_id"),
-            users.display_name.label("c_name"),
-            settings.presence.label("c_presence"),
-            (users.active & settings.active).label("c_active"),
-            func.coalesce(busy.c.n, 0).label("c_busy"),
-            func.coalesce(load.c.load, 0).label("c_load"),
-            func.coalesce(settings.load_cap, default_cap).label("c_cap"),
-            settings.last_walk_in_at.label("c_last_walk_in_at"),
-        )
-        .select_from(User.__table__)
-        .join(ConsultantSettings.__table__, settings.user_id == users.id)
-        .outerjoin(load, load.c.owner_id == users.id)
-        .outerjoin(busy, busy.c.consultant_id == users.id)
-        .where(users.store_id == store_id, users.role == const(Role.CONSULTANT.value))
-        .order_by(users.id)
-    )
-
-
-def candidates(session: Session, store_id: int) -> list[Candidate]:
-    """Every consultant with presence, busy state, load and cap: one statement."""
-    return _pool(session.execute(_candidates_statement(), {"p_store_id": store_id}).all())
-
-
-def _pool(rows: list[Any]) -> list[Candidate]:
-    """Candidates from rows with the candidate columns (none: a row without a consultant)."""
-    return [
-        Candidate(
-            r.c_id,
-            r.c_name,
-            r.c_presence,
-            bool(r.c_active),
-            bool(r.c_busy),
-            int(r.c_load),
-            int(r.c_cap),
-            r.c_last_walk_in_at,
-        )
-        for r in rows
-        if r.c_id is not None
-    ]
-
-
-@dataclass(frozen=True)
-class Decision:
-    consultant_id: int | None  # None: the visitor waits
-    reason: str | None
-    candidates: list[dict[str, Any]]
-    load: int | None = None
-    cap: int | None = None
-    name: str | None = None
-
-
-def choose(
-    pool: list[Candidate],
-    *,
-    preferred: int | None = None,
-    preferred_reason: str | None = None,
-    declined: int | None = None,
-) -> Decision:
-    """The dispatch rule. ``preferred``: the invitation's or the owner's consultant, who gets
-    the visitor whenever they are on duty (busy or at cap: the customer is theirs).
-    ``declined``: a consultant the customer asked customer service not to have again; the
-    rotation passes them over."""
-    by_id = {c.user_id: c for c in pool}
-    chosen = by_id.get(preferred) if preferred is not None else None
-    if chosen and chosen.active and chosen.presence == Presence.ON_DUTY:
-        for c in pool:
-            c.skipped = None if c is chosen else "not_owner"
-        return Decision(
-            chosen.user_id,
-            preferred_reason,
-            [c.as_record() for c in pool],
-            chosen.load,
-            chosen.cap,
-            chosen.name,
-        )
-    for c in pool:
-        if not c.active:
-            c.skipped = "inactive"
-        elif c.user_id == declined:
-            c.skipped = "declined"
-        elif c.presence != Presence.ON_DUTY:
-            c.skipped = c.presence
-        elif c.busy:
-            c.skipped = "busy"
-        elif c.load >= c.cap:
-            c.skipped = "at_cap"
-        else:
-            c.skipped = None
-    eligible = [c for c in pool if c.skipped is None]
-    if not eligible:
-        return Decision(None, None, [c.as_record() for c in pool])
-    never = datetime.min
-    first = min(
-        eligible,
-        key=lambda c: (
-            c.last_walk_in_at.replace(tzinfo=None) if c.last_walk_in_at else never,
-            c.user_id,
-        ),
-    )
-    for c in eligible:
-        if c is not first:
-            c.skipped = "later_in_rotation"
-    return Decision(
-        first.user_id,
-        AssignmentReason.ROTATION.value,
-        [c.as_record() for c in pool],
-        first.load,
-        first.cap,
-        first.name,
-    )
-
-
-def _assign(
-    session: Session,
-    visit: Visit,
-    opportunity: Opportunity,
-    decision: Decision,
-    now: datetime,
-    *,
-    reason: str | None = None,
-    actor_id: int | None = None,
-    note: str | None = None,
-) -> None:
-    """Give the visit (and the opportunity) to the decided consultant and record why."""
-    assert decision.consultant_id is not None
-    session.add(
-        Assignment(
-            store_id=visit.store_id,
-            opportunity=opportunity,
-            visit=visit,
-            from_owner_id=opportunity.owner_id,
-            to_owner_id=decision.consultant_id,
-            assigned_at=now,
-            assigned_by=actor_id,
-            reason=reason or decision.reason,
-            note=note,
-            to_load=decision.load,
-            to_cap=decision.cap,
-            candidates=decision.candidates,
-        )
-    )
-    visit.consultant_id = decision.consultant_id
-    visit.status = VisitStatus.ASSIGNED.value
-    visit.assigned_at = now
-    opportunity.owner_id = decision.consultant_id
-    opportunity.pool_since = None
-    opportunity.pool_reason = None
-    session.execute(
-        update(ConsultantSettings)
-        .where(ConsultantSettings.user_id == decision.consultant_id)
-        .values(last_walk_in_at=now)
-    )
-
-
-def _preference(
-    session: Session, opportunity: Opportunity, invitation: Invitation | None
-) -> tuple[int | None, str | None]:
-    if invitation is not None and invitation.consultant_id is not None:
-        return invitation.consultant_id, AssignmentReason.REINVITE.value
-    if opportunity.owner_id is not None:
-        return opportunity.owner_id, AssignmentReason.RETURNING_OWNER.value
-    return None, None
-
-
 # --- checking in -------------------------------------------------------------------------------
 
 
@@ -473,7 +246,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     else:
         preferred, preferred_reason = None, None
     decision = choose(
-        _pool(found),
+        pool_from_rows(found),
         preferred=preferred,
         preferred_reason=preferred_reason,
         declined=seen.declined_owner_id,
@@ -938,7 +711,7 @@ def _seen_statement() -> Any:
     """The look-up and the candidates in one statement: the look-up's row beside each
     consultant (once, with no consultant, when the store has none)."""
     seen = _lookup_statement().subquery("seen")
-    pool = _candidates_statement().subquery("pool")
+    pool = candidates_statement().subquery("pool")
     return select(seen, pool).select_from(seen).outerjoin(pool, true()).order_by(pool.c.c_id)
 
 
@@ -989,329 +762,7 @@ def queue_position(session: Session, visit: Visit) -> int:
 # --- the waiting queue -------------------------------------------------------------------------
 
 
-def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
-    """Hand waiting visitors, in arrival order, to consultants who can take them now."""
-    lock_store(session, store_id)
-    handed = 0
-    waiting = session.execute(
-        select(Visit, Opportunity, Invitation)
-        .join(Opportunity, Opportunity.id == Visit.opportunity_id)
-        .outerjoin(Invitation, Invitation.id == Visit.invitation_id)
-        .where(Visit.store_id == store_id, Visit.status == VisitStatus.WAITING.value)
-        .order_by(Visit.id)
-    ).all()
-    if not waiting:
-        return 0
-    pool = candidates(session, store_id)
-    for visit, opportunity, invitation in waiting:
-        preferred, preferred_reason = _preference(session, opportunity, invitation)
-        decision = choose(
-            pool,
-            preferred=preferred,
-            preferred_reason=preferred_reason,
-            declined=opportunity.declined_owner_id,
-        )
-        if decision.consultant_id is None:
-            continue  # a later visitor may still go to their own consultant
-        reason = decision.reason
-        if reason == AssignmentReason.ROTATION.value:
-            reason = AssignmentReason.QUEUE.value
-        new_owner = opportunity.owner_id != decision.consultant_id
-        _assign(session, visit, opportunity, decision, now, reason=reason)
-        handed += 1
-        # the pool as the next visitor sees it
-        taker = next(c for c in pool if c.user_id == decision.consultant_id)
-        taker.busy = True
-        taker.last_walk_in_at = now
-        if new_owner and opportunity.grade in (None, "H", "A", "B"):
-            taker.load += 1
-    session.flush()
-    return handed
-
-
 # --- presence and receptions -------------------------------------------------------------------
 
 
-def _settings(session: Session, store_id: int, consultant_id: int) -> ConsultantSettings:
-    settings = session.get(ConsultantSettings, consultant_id)
-    if settings is None or settings.store_id != store_id:
-        raise NotFound("consultant")
-    return settings
-
-
-def set_presence(
-    session: Session, store_id: int, consultant_id: int, presence: str, now: datetime
-) -> int:
-    """On duty, on break or off duty. Coming on duty may take a waiting visitor at once."""
-    if presence not in {p.value for p in Presence}:
-        raise ValidationError({"presence": N_("Choose on duty, on break or off duty.")})
-    settings = _settings(session, store_id, consultant_id)
-    if settings.presence != presence:
-        settings.presence = presence
-        settings.presence_since = now
-    session.flush()
-    return dispatch_waiting(session, store_id, now) if presence == Presence.ON_DUTY else 0
-
-
-def _visit(session: Session, store_id: int, visit_id: int) -> Visit:
-    visit = session.get(Visit, visit_id)
-    if visit is None or visit.store_id != store_id:
-        raise NotFound("visit")
-    return visit
-
-
-def start_reception(
-    session: Session, store_id: int, consultant_id: int, visit_id: int, now: datetime
-) -> None:
-    visit = _visit(session, store_id, visit_id)
-    if visit.consultant_id != consultant_id:
-        raise DomainError(N_("This visitor was given to another consultant."))
-    if visit.status != VisitStatus.ASSIGNED.value:
-        raise DomainError(N_("This reception has already started or ended."))
-    visit.status = VisitStatus.IN_RECEPTION.value
-    visit.reception_started_at = now
-    _settings(session, store_id, consultant_id).current_visit_id = visit.id
-
-
-def end_reception(
-    session: Session, store_id: int, consultant_id: int, visit_id: int, now: datetime
-) -> int:
-    """The visitor leaves the consultant; the next waiting visitor may come to them."""
-    visit = _visit(session, store_id, visit_id)
-    if visit.consultant_id != consultant_id:
-        raise DomainError(N_("This visitor was given to another consultant."))
-    if visit.status != VisitStatus.IN_RECEPTION.value:
-        raise DomainError(N_("Start the reception before ending it."))
-    visit.status = VisitStatus.FINISHED.value
-    visit.reception_ended_at = now
-    settings = _settings(session, store_id, consultant_id)
-    if settings.current_visit_id == visit.id:
-        settings.current_visit_id = None
-    session.flush()
-    return dispatch_waiting(session, store_id, now)
-
-
-def mark_left(session: Session, store_id: int, visit_id: int, actor_id: int, now: datetime) -> int:
-    """The visitor left before a consultant received them."""
-    visit = _visit(session, store_id, visit_id)
-    if visit.status not in (VisitStatus.WAITING.value, VisitStatus.ASSIGNED.value):
-        raise DomainError(N_("Only a visitor who is still waiting can be marked as left."))
-    visit.status = VisitStatus.LEFT.value
-    visit.left_at = now
-    audit.record(
-        session,
-        "visit_left",
-        store_id=store_id,
-        actor_id=actor_id,
-        entity="visit",
-        entity_id=visit.id,
-    )
-    session.flush()
-    return dispatch_waiting(session, store_id, now)
-
-
-def reassign_visit(
-    session: Session,
-    store_id: int,
-    visit_id: int,
-    consultant_id: int,
-    actor_id: int,
-    now: datetime,
-    note: str | None = None,
-) -> None:
-    """The receptionist sends a visitor to another consultant (recorded as a manual assignment)."""
-    visit = _visit(session, store_id, visit_id)
-    if visit.status not in (VisitStatus.WAITING.value, VisitStatus.ASSIGNED.value):
-        raise DomainError(N_("Only a visitor who is still waiting can be reassigned."))
-    lock_store(session, store_id)
-    pool = candidates(session, store_id)
-    target = next((c for c in pool if c.user_id == consultant_id), None)
-    if target is None or not target.active:
-        raise ValidationError({"consultant": N_("Choose an active consultant of this store.")})
-    for c in pool:
-        c.skipped = None if c is target else "not_chosen"
-    opportunity = session.get(Opportunity, visit.opportunity_id)
-    assert opportunity is not None
-    decision = Decision(
-        target.user_id,
-        AssignmentReason.MANUAL.value,
-        [c.as_record() for c in pool],
-        target.load,
-        target.cap,
-    )
-    _assign(session, visit, opportunity, decision, now, actor_id=actor_id, note=note)
-
-
 # --- what the screens show ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VisitRow:
-    id: int
-    checked_in_at: datetime
-    surname: str
-    title: str | None
-    masked_mobile: str
-    purpose: str
-    car_model: str | None
-    party_size: int
-    status: str
-    source: str
-    first_visit: bool
-    invited: bool
-    consultant_id: int | None
-    consultant: str | None
-    assigned_at: datetime | None
-    reception_started_at: datetime | None
-    reception_ended_at: datetime | None
-    left_at: datetime | None
-    queue_position: int | None = None
-    waiting_candidates: list[dict[str, Any]] | None = None
-
-    def waited_minutes(self, now: datetime) -> int:
-        """From check-in until a consultant started the reception (or now, or leaving)."""
-        end = self.reception_started_at or self.left_at or now
-        return max(0, int((end - self.checked_in_at).total_seconds() // 60))
-
-    def reception_minutes(self, now: datetime) -> int | None:
-        if self.reception_started_at is None:
-            return None
-        end = self.reception_ended_at or now
-        return max(0, int((end - self.reception_started_at).total_seconds() // 60))
-
-
-def _visit_rows(session: Session, *conditions: Any) -> list[VisitRow]:
-    consultant = aliased(User)
-    rows = session.execute(
-        select(
-            Visit,
-            Customer.surname,
-            Customer.title,
-            Customer.mobile,
-            CarModel.name,
-            consultant.display_name,
-        )
-        .join(Customer, Customer.id == Visit.customer_id)
-        .outerjoin(CarModel, CarModel.id == Visit.car_model_id)
-        .outerjoin(consultant, consultant.id == Visit.consultant_id)
-        .where(*conditions)
-        .order_by(Visit.checked_in_at, Visit.id)
-    ).all()
-    # The queue is in the order visits were recorded (under the store's lock), which is the
-    # arrival order even for visitors who checked in at the same instant.
-    waiting_ids = sorted(v.id for v, *_ in rows if v.status == VisitStatus.WAITING.value)
-    place = {visit_id: i for i, visit_id in enumerate(waiting_ids, start=1)}
-    result = []
-    for v, surname, title, mobile, model, name in rows:
-        result.append(
-            VisitRow(
-                id=v.id,
-                checked_in_at=v.checked_in_at,
-                surname=surname,
-                title=title,
-                masked_mobile=mask_mobile(mobile),
-                purpose=v.purpose,
-                car_model=model,
-                party_size=v.party_size,
-                status=v.status,
-                source=v.source,
-                first_visit=v.is_first_visit,
-                invited=v.invitation_id is not None,
-                consultant_id=v.consultant_id,
-                consultant=name,
-                assigned_at=v.assigned_at,
-                reception_started_at=v.reception_started_at,
-                reception_ended_at=v.reception_ended_at,
-                left_at=v.left_at,
-                queue_position=place.get(v.id),
-                waiting_candidates=v.waiting_candidates,
-            )
-        )
-    return result
-
-
-def todays_visits(session: Session, store_id: int, now: datetime, timezone: str) -> list[VisitRow]:
-    """Today's visitors of the store, in arrival order, plus anyone still waiting from before."""
-    start, end = day_bounds_utc(local_date(now, timezone), timezone)
-    return _visit_rows(
-        session,
-        Visit.store_id == store_id,
-        (Visit.checked_in_at >= start) & (Visit.checked_in_at < end)
-        | Visit.status.in_([VisitStatus.WAITING.value, *BUSY]),
-    )
-
-
-def my_arrivals(session: Session, store_id: int, consultant_id: int) -> list[VisitRow]:
-    """Visitors given to this consultant and not yet finished."""
-    return _visit_rows(
-        session,
-        Visit.store_id == store_id,
-        Visit.consultant_id == consultant_id,
-        Visit.status.in_(BUSY),
-    )
-
-
-@dataclass(frozen=True)
-class LobbyBoard:
-    waiting: list[VisitRow]
-    free: list[str]
-    busy: list[str]
-
-
-def lobby_board(session: Session, store_id: int) -> LobbyBoard:
-    waiting = _visit_rows(
-        session, Visit.store_id == store_id, Visit.status == VisitStatus.WAITING.value
-    )
-    pool = candidates(session, store_id)
-    on_duty = [c for c in pool if c.active and c.presence == Presence.ON_DUTY]
-    return LobbyBoard(
-        waiting=waiting,
-        free=[c.name for c in on_duty if not c.busy],
-        busy=[c.name for c in on_duty if c.busy],
-    )
-
-
-@dataclass(frozen=True)
-class Explanation:
-    at: datetime
-    reason: str
-    to_name: str | None
-    from_name: str | None
-    by_name: str | None
-    note: str | None
-    load: int | None
-    cap: int | None
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-
-
-def explain_visit(
-    session: Session, store_id: int, visit_id: int
-) -> tuple[VisitRow, list[Explanation]]:
-    """Why the visitor went where they went: every assignment of the visit, with candidates."""
-    rows = _visit_rows(session, Visit.store_id == store_id, Visit.id == visit_id)
-    if not rows:
-        raise NotFound("visit")
-    row = rows[0]
-    to_user, from_user, by_user = aliased(User), aliased(User), aliased(User)
-    assignments = session.execute(
-        select(Assignment, to_user.display_name, from_user.display_name, by_user.display_name)
-        .outerjoin(to_user, to_user.id == Assignment.to_owner_id)
-        .outerjoin(from_user, from_user.id == Assignment.from_owner_id)
-        .outerjoin(by_user, by_user.id == Assignment.assigned_by)
-        .where(Assignment.visit_id == visit_id, Assignment.store_id == store_id)
-        .order_by(Assignment.assigned_at, Assignment.id)
-    ).all()
-    return row, [
-        Explanation(
-            a.assigned_at,
-            a.reason,
-            to_name,
-            from_name,
-            by_name,
-            a.note,
-            a.to_load,
-            a.to_cap,
-            a.candidates or [],
-        )
-        for a, to_name, from_name, by_name in assignments
-    ]

@@ -5,24 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Subquery, and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from core.enums import HIGH_INTENT, OpportunityStatus, Role
+from core.dispatch.load import LOAD_GRADES, load_by_owner
+from core.enums import OpportunityStatus, Role
 from core.opportunities.models import Opportunity
 from core.rules.rulesets import current_rules
 from core.stores.models import ConsultantSettings, User
-
-# Open opportunities that count towards a consultant's load: new (ungraded) or H/A/B.
-LOAD_GRADES = frozenset({"new", *(g.value for g in HIGH_INTENT)})
-
-
-def counts_towards_load() -> ColumnElement[bool]:
-    """SQL condition: an opportunity that counts towards its owner's load."""
-    return and_(
-        Opportunity.status == OpportunityStatus.OPEN.value,
-        or_(Opportunity.grade.is_(None), Opportunity.grade.in_([g.value for g in HIGH_INTENT])),
-    )
 
 
 @dataclass
@@ -39,17 +29,6 @@ class Seat:
     @property
     def room(self) -> int:
         return self.cap - self.load
-
-
-def load_by_owner(store_id: int | ColumnElement[int]) -> Subquery:
-    """(owner_id, load) for every consultant of the store who owns active customers."""
-    return (
-        select(Opportunity.owner_id, func.count().label("load"))
-        .where(Opportunity.store_id == store_id, counts_towards_load())
-        .where(Opportunity.owner_id.is_not(None))
-        .group_by(Opportunity.owner_id)
-        .subquery()
-    )
 
 
 def seats(session: Session, store_id: int, default_cap: int) -> list[Seat]:

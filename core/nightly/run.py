@@ -46,8 +46,9 @@ from sqlalchemy.orm import Session, aliased
 
 from core.callbacks.models import CallbackTask
 from core.db import UTCDateTime
+from core.dispatch.load import counts_towards_load
 from core.dispatch.models import Assignment
-from core.dispatch.team import Seat, counts_towards_load, seats
+from core.dispatch.team import Seat, seats
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
     HIGH_INTENT,

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.audit import AuditEvent
+from core.dispatch.load import counts_towards_load
 from core.dispatch.models import Assignment
-from core.dispatch.team import counts_towards_load
 from core.enums import HIGH_INTENT, AssignmentReason, OpportunityStatus, PoolReason, Role
 from core.errors import DomainError, NotFound, ValidationError
 from core.i18n import N_

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.checkin import floor
 from core.checkin import service as checkin
 from core.checkin.models import Visit
 from core.db import utcnow
@@ -120,10 +121,10 @@ def test_the_reception_page_groups_todays_visitors_and_masks_the_numbers(
     with_consultant = arrive(committed, store, number="13811112222", surname="王")
     waiting = arrive(committed, store, number="13933334444", surname="李", title="ms")
     gone = arrive(committed, store, number="13755556666", surname="赵")
-    checkin.mark_left(committed.session, store.id, gone.visit_id, user.id, utcnow())
+    floor.mark_left(committed.session, store.id, gone.visit_id, user.id, utcnow())
     committed.session.commit()
     yesterday = arrive(committed, store, at=utcnow() - timedelta(days=1), surname="钱")
-    checkin.mark_left(committed.session, store.id, yesterday.visit_id, user.id, utcnow())
+    floor.mark_left(committed.session, store.id, yesterday.visit_id, user.id, utcnow())
     committed.session.commit()
     assert with_consultant.consultant_name == "张伟" and waiting.queue_position == 1
 
@@ -596,7 +597,7 @@ def test_the_desk_pages_issue_a_fixed_number_of_statements(
         # and the consultant's own arrivals grow too
         for _ in range(3):
             r = arrive(committed, store)
-            checkin.reassign_visit(
+            floor.reassign_visit(
                 committed.session, store.id, r.visit_id, user.id, user.id, utcnow()
             )
             committed.session.commit()
@@ -612,8 +613,6 @@ def test_the_visit_page_issues_a_fixed_number_of_statements(signed_in, committed
     for _ in range(4):
         committed.consultant(store)
     for c in consultants * 2:
-        checkin.reassign_visit(
-            committed.session, store.id, result.visit_id, c.id, user.id, utcnow()
-        )
+        floor.reassign_visit(committed.session, store.id, result.visit_id, c.id, user.id, utcnow())
         committed.session.commit()
     assert _statements(web, app_engine, path) == small

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.checkin import floor, screens
 from core.checkin import service as checkin
 from core.checkin.models import Visit
 from core.db import utcnow
@@ -68,8 +69,8 @@ def test_the_rotation_goes_round(factory, session, store):
     for i in range(4):
         result = arrive(session, store, mobile=f"1380000000{i}", at=later(i))
         order.append(result.consultant_name)
-        checkin.start_reception(session, store.id, result.consultant_id, result.visit_id, later(i))
-        checkin.end_reception(session, store.id, result.consultant_id, result.visit_id, later(i))
+        floor.start_reception(session, store.id, result.consultant_id, result.visit_id, later(i))
+        floor.end_reception(session, store.id, result.consultant_id, result.visit_id, later(i))
     assert order == ["A", "B", "A", "B"] and a.id < b.id
 
 
@@ -185,8 +186,8 @@ def test_when_nobody_fits_visitors_wait_and_are_served_in_arrival_order(factory,
             "skipped": "busy",
         }
     ]
-    checkin.start_reception(session, store.id, anna.id, first.visit_id, later(3))
-    assert checkin.end_reception(session, store.id, anna.id, first.visit_id, later(20)) == 1
+    floor.start_reception(session, store.id, anna.id, first.visit_id, later(3))
+    assert floor.end_reception(session, store.id, anna.id, first.visit_id, later(20)) == 1
     assert visit(session, second).consultant_id == anna.id
     assert visit(session, third).status == "waiting"
     [assignment] = session.scalars(
@@ -204,10 +205,10 @@ def test_a_consultant_coming_on_duty_takes_the_first_waiting_visitor(factory, se
     anna = factory.consultant(store, presence=Presence.ON_BREAK)
     waiting = arrive(session, store)
     assert waiting.queue_position == 1
-    assert checkin.set_presence(session, store.id, anna.id, "on_duty", later(5)) == 1
+    assert floor.set_presence(session, store.id, anna.id, "on_duty", later(5)) == 1
     assert visit(session, waiting).consultant_id == anna.id
     with pytest.raises(ValidationError):
-        checkin.set_presence(session, store.id, anna.id, "asleep", later(6))
+        floor.set_presence(session, store.id, anna.id, "asleep", later(6))
 
 
 def test_a_visitor_who_left_frees_the_consultant_for_the_next(factory, session, store):
@@ -215,11 +216,11 @@ def test_a_visitor_who_left_frees_the_consultant_for_the_next(factory, session, 
     agent = factory.user(store, Role.CS_AGENT)
     gone = arrive(session, store, mobile="13800000001")
     next_one = arrive(session, store, mobile="13800000002", at=later(1))
-    checkin.mark_left(session, store.id, gone.visit_id, agent.id, later(4))
+    floor.mark_left(session, store.id, gone.visit_id, agent.id, later(4))
     assert visit(session, gone).status == "left" and visit(session, gone).left_at == later(4)
     assert visit(session, next_one).consultant_id == anna.id
     with pytest.raises(DomainError):
-        checkin.mark_left(session, store.id, gone.visit_id, agent.id, later(5))
+        floor.mark_left(session, store.id, gone.visit_id, agent.id, later(5))
 
 
 def test_the_receptionist_reassigns_with_the_reason_recorded(factory, session, store):
@@ -227,13 +228,13 @@ def test_the_receptionist_reassigns_with_the_reason_recorded(factory, session, s
     ben = factory.consultant(store, name="Ben", presence=Presence.OFF_DUTY)
     agent = factory.user(store, Role.CS_AGENT)
     result = arrive(session, store)
-    checkin.reassign_visit(
+    floor.reassign_visit(
         session, store.id, result.visit_id, ben.id, agent.id, later(1), note="speaks Cantonese"
     )
     v = visit(session, result)
     assert v.consultant_id == ben.id
     assert session.get(Opportunity, v.opportunity_id).owner_id == ben.id
-    row, explanations = checkin.explain_visit(session, store.id, result.visit_id)
+    row, explanations = screens.explain_visit(session, store.id, result.visit_id)
     assert [(e.reason, e.from_name, e.to_name) for e in explanations] == [
         ("rotation", None, "Anna"),
         ("manual", "Anna", "Ben"),
@@ -324,13 +325,13 @@ def test_receptions_follow_their_order(factory, session, store):
     ben = factory.consultant(store)
     result = arrive(session, store)
     with pytest.raises(DomainError):
-        checkin.end_reception(session, store.id, result.consultant_id, result.visit_id, NOW)
+        floor.end_reception(session, store.id, result.consultant_id, result.visit_id, NOW)
     other = ben.id if result.consultant_id == anna.id else anna.id
     with pytest.raises(DomainError):
-        checkin.start_reception(session, store.id, other, result.visit_id, NOW)
-    checkin.start_reception(session, store.id, result.consultant_id, result.visit_id, NOW)
+        floor.start_reception(session, store.id, other, result.visit_id, NOW)
+    floor.start_reception(session, store.id, result.consultant_id, result.visit_id, NOW)
     with pytest.raises(DomainError):
-        checkin.start_reception(session, store.id, result.consultant_id, result.visit_id, NOW)
+        floor.start_reception(session, store.id, result.consultant_id, result.visit_id, NOW)
 
 
 def test_the_screens_data(factory, session, store):
@@ -338,11 +339,11 @@ def test_the_screens_data(factory, session, store):
     factory.consultant(store, name="Ben", presence=Presence.ON_BREAK)
     served = arrive(session, store, mobile="13800000001")
     arrive(session, store, mobile="13800000002", at=later(1), surname="李", title="ms")
-    rows = checkin.todays_visits(session, store.id, later(11), store.timezone)
+    rows = screens.todays_visits(session, store.id, later(11), store.timezone)
     assert [(r.status, r.queue_position) for r in rows] == [("assigned", None), ("waiting", 1)]
     assert rows[1].waited_minutes(later(11)) == 10
-    assert [r.id for r in checkin.my_arrivals(session, store.id, anna.id)] == [served.visit_id]
-    board = checkin.lobby_board(session, store.id)
+    assert [r.id for r in screens.my_arrivals(session, store.id, anna.id)] == [served.visit_id]
+    board = screens.lobby_board(session, store.id)
     assert [w.surname for w in board.waiting] == ["李"]
     assert board.free == [] and board.busy == ["Anna"]
 
@@ -373,7 +374,7 @@ def test_a_waiting_visitor_is_not_handed_to_the_consultant_they_declined(factory
     assert result.consultant_id is None and result.queue_position == 1
     factory.settings(declined).presence = Presence.ON_DUTY.value
     session.flush()
-    assert checkin.dispatch_waiting(session, store.id, later(5)) == 0
+    assert floor.dispatch_waiting(session, store.id, later(5)) == 0
     other = factory.consultant(store, name="Other")
-    assert checkin.dispatch_waiting(session, store.id, later(6)) == 1
+    assert floor.dispatch_waiting(session, store.id, later(6)) == 1
     assert visit(session, result).consultant_id == other.id

@@ -1,0 +1,256 @@
+"""The dispatch rule of a visit: the candidates with their presence, busy state, load and cap;
+the choice (own or invited consultant, else the rotation); the assignment that records it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from core.checkin.models import Visit
+from core.dispatch.models import Assignment
+from core.enums import (
+    BUSY,
+    HIGH_INTENT,
+    AssignmentReason,
+    OpportunityStatus,
+    Presence,
+    Role,
+    VisitStatus,
+)
+from core.opportunities.models import Invitation, Opportunity
+from core.rules.models import RuleSet
+from core.sqlfuncs import const, consts
+from core.stores.models import ConsultantSettings, User
+
+
+@dataclass
+class Candidate:
+    user_id: int
+    name: str
+    presence: str
+    active: bool
+    busy: bool
+    load: int
+    cap: int
+    last_walk_in_at: datetime | None
+    skipped: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "presence": self.presence,
+            "load": self.load,
+            "cap": self.cap,
+            "skipped": self.skipped,
+        }
+
+
+@cache
+def candidates_statement() -> Any:
+    """Built once: consultants with presence, busy state, load and cap (the store's default
+    cap from its latest rule set where they have none of their own)."""
+    store_id = bindparam("p_store_id", type_=Integer)
+    # Core tables, not ORM entities: the statement runs without ORM set-up on every check-in.
+    users, settings = User.__table__.c, ConsultantSettings.__table__.c
+    opps, visits, rules = Opportunity.__table__.c, Visit.__table__.c, RuleSet.__table__.c
+    load = (
+        select(opps.owner_id, func.count().label("load"))
+        .where(
+            opps.store_id == store_id,
+            opps.status == const(OpportunityStatus.OPEN.value),
+            or_(opps.grade.is_(None), opps.grade.in_(consts(g.value for g in HIGH_INTENT))),
+            opps.owner_id.is_not(None),
+        )
+        .group_by(opps.owner_id)
+        .subquery()
+    )
+    busy = (
+        select(visits.consultant_id, func.count().label("n"))
+        .where(visits.store_id == store_id, visits.status.in_(consts(BUSY)))
+        .group_by(visits.consultant_id)
+        .subquery()
+    )
+    default_cap = (
+        select(rules.default_load_cap)
+        .where(rules.store_id == store_id)
+        .order_by(rules.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            users.id.label("c_id"),
+            users.display_name.label("c_name"),
+            settings.presence.label("c_presence"),
+            (users.active & settings.active).label("c_active"),
+            func.coalesce(busy.c.n, 0).label("c_busy"),
+            func.coalesce(load.c.load, 0).label("c_load"),
+            func.coalesce(settings.load_cap, default_cap).label("c_cap"),
+            settings.last_walk_in_at.label("c_last_walk_in_at"),
+        )
+        .select_from(User.__table__)
+        .join(ConsultantSettings.__table__, settings.user_id == users.id)
+        .outerjoin(load, load.c.owner_id == users.id)
+        .outerjoin(busy, busy.c.consultant_id == users.id)
+        .where(users.store_id == store_id, users.role == const(Role.CONSULTANT.value))
+        .order_by(users.id)
+    )
+
+
+def candidates(session: Session, store_id: int) -> list[Candidate]:
+    """Every consultant with presence, busy state, load and cap: one statement."""
+    return pool_from_rows(session.execute(candidates_statement(), {"p_store_id": store_id}).all())
+
+
+def pool_from_rows(rows: list[Any]) -> list[Candidate]:
+    """Candidates from rows with the candidate columns (none: a row without a consultant)."""
+    return [
+        Candidate(
+            r.c_id,
+            r.c_name,
+            r.c_presence,
+            bool(r.c_active),
+            bool(r.c_busy),
+            int(r.c_load),
+            int(r.c_cap),
+            r.c_last_walk_in_at,
+        )
+        for r in rows
+        if r.c_id is not None
+    ]
+
+
+@dataclass(frozen=True)
+class Decision:
+    consultant_id: int | None  # None: the visitor waits
+    reason: str | None
+    candidates: list[dict[str, Any]]
+    load: int | None = None
+    cap: int | None = None
+    name: str | None = None
+
+
+def choose(
+    pool: list[Candidate],
+    *,
+    preferred: int | None = None,
+    preferred_reason: str | None = None,
+    declined: int | None = None,
+) -> Decision:
+    """The dispatch rule. ``preferred``: the invitation's or the owner's consultant, who gets
+    the visitor whenever they are on duty (busy or at cap: the customer is theirs).
+    ``declined``: a consultant the customer asked customer service not to have again; the
+    rotation passes them over."""
+    by_id = {c.user_id: c for c in pool}
+    chosen = by_id.get(preferred) if preferred is not None else None
+    if chosen and chosen.active and chosen.presence == Presence.ON_DUTY:
+        for c in pool:
+            c.skipped = None if c is chosen else "not_owner"
+        return Decision(
+            chosen.user_id,
+            preferred_reason,
+            [c.as_record() for c in pool],
+            chosen.load,
+            chosen.cap,
+            chosen.name,
+        )
+    for c in pool:
+        if not c.active:
+            c.skipped = "inactive"
+        elif c.user_id == declined:
+            c.skipped = "declined"
+        elif c.presence != Presence.ON_DUTY:
+            c.skipped = c.presence
+        elif c.busy:
+            c.skipped = "busy"
+        elif c.load >= c.cap:
+            c.skipped = "at_cap"
+        else:
+            c.skipped = None
+    eligible = [c for c in pool if c.skipped is None]
+    if not eligible:
+        return Decision(None, None, [c.as_record() for c in pool])
+    never = datetime.min
+    first = min(
+        eligible,
+        key=lambda c: (
+            c.last_walk_in_at.replace(tzinfo=None) if c.last_walk_in_at else never,
+            c.user_id,
+        ),
+    )
+    for c in eligible:
+        if c is not first:
+            c.skipped = "later_in_rotation"
+    return Decision(
+        first.user_id,
+        AssignmentReason.ROTATION.value,
+        [c.as_record() for c in pool],
+        first.load,
+        first.cap,
+        first.name,
+    )
+
+
+def assign_visit(
+    session: Session,
+    visit: Visit,
+    opportunity: Opportunity,
+    decision: Decision,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    note: str | None = None,
+) -> None:
+    """Give the visit (and the opportunity) to the decided consultant and record why."""
+    assert decision.consultant_id is not None
+    session.add(
+        Assignment(
+            store_id=visit.store_id,
+            opportunity=opportunity,
+            visit=visit,
+            from_owner_id=opportunity.owner_id,
+            to_owner_id=decision.consultant_id,
+            assigned_at=now,
+            assigned_by=actor_id,
+            reason=reason or decision.reason,
+            note=note,
+            to_load=decision.load,
+            to_cap=decision.cap,
+            candidates=decision.candidates,
+        )
+    )
+    visit.consultant_id = decision.consultant_id
+    visit.status = VisitStatus.ASSIGNED.value
+    visit.assigned_at = now
+    opportunity.owner_id = decision.consultant_id
+    opportunity.pool_since = None
+    opportunity.pool_reason = None
+    session.execute(
+        update(ConsultantSettings)
+        .where(ConsultantSettings.user_id == decision.consultant_id)
+        .values(last_walk_in_at=now)
+    )
+
+
+def preference(
+    session: Session, opportunity: Opportunity, invitation: Invitation | None
+) -> tuple[int | None, str | None]:
+    if invitation is not None and invitation.consultant_id is not None:
+        return invitation.consultant_id, AssignmentReason.REINVITE.value
+    if opportunity.owner_id is not None:
+        return opportunity.owner_id, AssignmentReason.RETURNING_OWNER.value
+    return None, None
