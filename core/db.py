@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -66,3 +67,13 @@ def one_of(column: str, values: Iterable[str], *, nullable: bool = False) -> Che
 
 def fk(target: str, ondelete: str | None = None, use_alter: bool = False, **kw: Any) -> Any:
     return mapped_column(ForeignKey(target, ondelete=ondelete, use_alter=use_alter), **kw)
+
+
+def expire_loaded(session: Session, model: type[Any], key: int | None) -> None:
+    """A row changed with a Core statement: the object this session holds for it, if any,
+    reloads when it is next read."""
+    if key is None:
+        return
+    loaded = session.identity_map.get(identity_key(model, key))
+    if loaded is not None:
+        session.expire(loaded)

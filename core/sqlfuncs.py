@@ -7,33 +7,13 @@ run date is applied (exact for zones without daylight saving, such as Asia/Shang
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Float, Integer, String, literal_column
+from sqlalchemy import Date, Float, Integer
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-
-_CONSTANT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-def const(value: str) -> ColumnElement[str]:
-    """One of the application's own codes (a status, a role, a grade) written into the SQL text
-    instead of being bound. PostgreSQL then plans a prepared statement knowing it: a partial
-    index such as the open opportunities' applies and the column's statistics count, so the
-    generic plan stays good and a statement run on every check-in is not re-planned each time."""
-    if not _CONSTANT.match(value):
-        raise ValueError(f"not a code: {value!r}")
-    return literal_column(f"'{value}'", String)
-
-
-def consts(values: Iterable[str]) -> list[ColumnElement[str]]:
-    """Codes for ``column.in_(...)``: a fixed list in the SQL text (no expanding parameter)."""
-    return [const(v) for v in values]
 
 
 class local_date(FunctionElement[date]):

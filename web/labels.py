@@ -6,6 +6,8 @@ from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from core.dispatch.load import BOOK_KEYS
+from core.enums import CYCLE_GRADES
 from web.kiosk_device import is_kiosk_request
 
 LABELS = {
@@ -188,4 +190,7 @@ def register(app: Flask) -> None:
         value, fmt
     )
     app.jinja_env.globals["label"] = label
+    # A book by grade (new, H, A, B) and the grades with cycle rules, in the order of core.
+    app.jinja_env.globals["book_keys"] = BOOK_KEYS
+    app.jinja_env.globals["cycle_grades"] = tuple(g.value for g in CYCLE_GRADES)
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "zh")

@@ -49,11 +49,11 @@ from sqlalchemy.orm import Session, aliased
 from core import audit
 from core.callbacks.models import CallbackAnswers, CallbackTask
 from core.checkin.models import Visit
+from core.dispatch.load import grade_counts_towards_load
 from core.dispatch.models import Assignment
 from core.dispatch.team import Seat, seats
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
-    HIGH_INTENT,
     AssignmentReason,
     CallbackKind,
     CallbackOutcome,
@@ -1086,11 +1086,7 @@ def _invite_back(
     assert parsed.answers is not None and parsed.invitation_at is not None
     keep = parsed.answers["same_consultant_ok"] is True
     # Already on the consultant's book (and counted in their load): stays, whatever the cap.
-    on_book = (
-        not overturned
-        and opp.owner_id == previous
-        and (opp.grade is None or opp.grade in {g.value for g in HIGH_INTENT})
-    )
+    on_book = not overturned and opp.owner_id == previous and grade_counts_towards_load(opp.grade)
     consultant_id: int | None = None
     consultant_name: str | None = None
     if keep and seat is not None and seat.active and (on_book or seat.room > 0):

@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.checkin.models import Visit
-from core.dispatch.rotation import Decision, assign_visit, candidates, choose, preference
+from core.dispatch.load import grade_counts_towards_load
+from core.dispatch.rotation import (
+    Decision,
+    VisitAssignment,
+    assign_visit,
+    candidates,
+    choose,
+    preference,
+)
 from core.enums import (
     AssignmentReason,
     Presence,
@@ -53,13 +61,19 @@ def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
         if reason == AssignmentReason.ROTATION.value:
             reason = AssignmentReason.QUEUE.value
         new_owner = opportunity.owner_id != decision.consultant_id
-        assign_visit(session, visit, opportunity, decision, now, reason=reason)
+        grade = opportunity.grade
+        assign_visit(
+            session,
+            VisitAssignment(
+                store_id, visit.id, opportunity.id, opportunity.owner_id, decision, now, reason
+            ),
+        )
         handed += 1
         # the pool as the next visitor sees it
         taker = next(c for c in pool if c.user_id == decision.consultant_id)
         taker.busy = True
         taker.last_walk_in_at = now
-        if new_owner and opportunity.grade in (None, "H", "A", "B"):
+        if new_owner and grade_counts_towards_load(grade):
             taker.load += 1
     session.flush()
     return handed
@@ -172,4 +186,16 @@ def reassign_visit(
         target.load,
         target.cap,
     )
-    assign_visit(session, visit, opportunity, decision, now, actor_id=actor_id, note=note)
+    assign_visit(
+        session,
+        VisitAssignment(
+            store_id,
+            visit.id,
+            opportunity.id,
+            opportunity.owner_id,
+            decision,
+            now,
+            actor_id=actor_id,
+            note=note,
+        ),
+    )

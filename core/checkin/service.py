@@ -35,12 +35,17 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from core.checkin.models import Visit
-from core.db import UTCDateTime
+from core.db import UTCDateTime, expire_loaded
 from core.dispatch.models import Assignment
-from core.dispatch.rotation import candidates_statement, choose, pool_from_rows
+from core.dispatch.rotation import (
+    VisitAssignment,
+    assign_visit,
+    candidates_statement,
+    choose,
+    pool_from_rows,
+)
 from core.enums import (
     AssignmentReason,
     ConsentChannel,
@@ -55,7 +60,6 @@ from core.i18n import N_
 from core.locks import lock_store
 from core.opportunities.models import ConsentRecord, Customer, Invitation, Opportunity
 from core.phone import mask_mobile, normalise_mobile
-from core.sqlfuncs import const
 from core.stores.models import CarModel, ConsultantSettings, User
 from core.stores.service import store_timezone
 from core.timeutil import day_bounds_utc, local_date
@@ -162,9 +166,6 @@ def validate_car_model(session: Session, store_id: int, raw: int | str | None) -
     return model_id
 
 
-# --- dispatch ----------------------------------------------------------------------------------
-
-
 # --- checking in -------------------------------------------------------------------------------
 
 
@@ -184,9 +185,10 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
 
     The store is locked first, so the customer, the queue and the loads read here are the ones
     the visit is dispatched against. Everything the check-in needs to know, the consultants'
-    loads included, is read in one statement; the decision is made before anything is written,
-    and each row is then written once with its final values (owner, consultant, status): on
-    PostgreSQL all of them in one statement. Validation happens before anything is written; a
+    loads included, is read in one statement; the decision is made before anything is written.
+    The check-in then writes its own rows once each, and dispatch (``assign_visit``, the writer
+    the waiting queue and the desk use too) gives the visit and the opportunity to the chosen
+    consultant with the assignment. Validation happens before anything is written; a
     repeated idempotency key returns the first result and writes nothing.
     """
     lock_store(session, request.store_id)
@@ -260,8 +262,6 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     opportunity: dict[str, Any] = {"last_visit_at": now}
     if values["car_model"] is not None or seen.opportunity_id is None:
         opportunity["car_model_id"] = values["car_model"]
-    if assigned:
-        opportunity |= {"owner_id": decision.consultant_id, "pool_since": None, "pool_reason": None}
     off_duty = assigned and preferred is not None and decision.consultant_id != preferred
     channel = (
         ConsentChannel.KIOSK if request.source == VisitSource.KIOSK else ConsentChannel.RECEPTION
@@ -310,41 +310,35 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             purpose=values["purpose"],
             car_model_id=values["car_model"],
             party_size=values["party_size"],
-            status=(VisitStatus.ASSIGNED if assigned else VisitStatus.WAITING).value,
+            status=VisitStatus.WAITING.value,  # until dispatch gives it to the consultant
             is_first_visit=not seen.had_visits,
             idempotency_key=request.idempotency_key,
             checked_in_at=now,
-            consultant_id=decision.consultant_id,
-            assigned_at=now if assigned else None,
             waiting_candidates=None if assigned else decision.candidates,
         ),
         invitation_id=seen.invitation_id,
-        assignment=(
-            dict(
-                store_id=request.store_id,
-                from_owner_id=seen.owner_id,
-                to_owner_id=decision.consultant_id,
-                assigned_at=now,
-                reason=decision.reason,
-                note=PREFERRED_OFF_DUTY if off_duty else None,
-                to_load=decision.load,
-                to_cap=decision.cap,
-                candidates=decision.candidates,
-            )
-            if assigned
-            else None
-        ),
-        walk_in=(decision.consultant_id, now) if assigned else None,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        customer_id, opportunity_id, visit_id, position = _write_at_once(session, rows)
+    customer_id, opportunity_id, visit_id = _write(session, rows)
+    position = None
+    if assigned:
+        assign_visit(
+            session,
+            VisitAssignment(
+                store_id=request.store_id,
+                visit_id=visit_id,
+                opportunity_id=opportunity_id,
+                from_owner_id=seen.owner_id,
+                decision=decision,
+                at=now,
+                note=PREFERRED_OFF_DUTY if off_duty else None,
+            ),
+        )
     else:
-        customer_id, opportunity_id, visit_id, position = _write_one_by_one(session, rows)
+        position = _queue_position(session, request.store_id, visit_id)
     # Rows were changed with Core statements: objects this session already holds reload.
-    _expire(session, Customer, customer_id)
-    _expire(session, Opportunity, opportunity_id)
-    _expire(session, Invitation, seen.invitation_id)
-    _expire(session, ConsultantSettings, decision.consultant_id)
+    expire_loaded(session, Customer, customer_id)
+    expire_loaded(session, Opportunity, opportunity_id)
+    expire_loaded(session, Invitation, seen.invitation_id)
     return CheckInResult(
         visit_id=visit_id,
         customer_id=customer_id,
@@ -366,11 +360,11 @@ _settings_table = ConsultantSettings.__table__
 
 @dataclass(frozen=True)
 class _Rows:
-    """What a check-in writes, decided before anything is written. ``customer``: the new
-    customer's row, or the consent columns of a known one (``customer_id``), or None; likewise
-    ``opportunity`` for the open opportunity (``opportunity_id`` when it exists). The ids that
-    only exist once the rows are inserted (customer, opportunity, visit) are filled in by the
-    writer."""
+    """What a check-in writes besides its dispatch, decided before anything is written.
+    ``customer``: the new customer's row, or the consent columns of a known one
+    (``customer_id``), or None; likewise ``opportunity`` for the open opportunity
+    (``opportunity_id`` when it exists). The ids that only exist once the rows are inserted
+    (customer, opportunity, visit) are filled in by the writer."""
 
     customer_id: int | None
     customer: dict[str, Any] | None
@@ -379,49 +373,11 @@ class _Rows:
     opportunity: dict[str, Any]
     visit: dict[str, Any]
     invitation_id: int | None
-    assignment: dict[str, Any] | None
-    walk_in: tuple[int, datetime] | None  # the consultant and when they were given a walk-in
-
-    def shape(self) -> tuple[Any, ...]:
-        """What the statement that writes these rows depends on (not the values)."""
-
-        def keys(row: dict[str, Any] | None) -> tuple[str, ...] | None:
-            return None if row is None else tuple(row)
-
-        return (
-            self.customer_id is None,
-            keys(self.customer),
-            keys(self.consent),
-            self.opportunity_id is None,
-            keys(self.opportunity),
-            keys(self.visit),
-            self.invitation_id is not None,
-            keys(self.assignment),
-            self.walk_in is not None,
-        )
-
-    def parameters(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "p_customer_id": self.customer_id,
-            "p_opportunity_id": self.opportunity_id,
-            "p_invitation_id": self.invitation_id,
-        }
-        for prefix, row in (
-            ("customer", self.customer),
-            ("consent", self.consent),
-            ("opportunity", self.opportunity),
-            ("visit", self.visit),
-            ("assignment", self.assignment),
-        ):
-            for key, value in (row or {}).items():
-                params[f"p_{prefix}_{key}"] = value
-        if self.walk_in is not None:
-            params["p_walk_in_user"], params["p_walk_in_at"] = self.walk_in
-        return params
 
 
-def _write_one_by_one(session: Session, rows: _Rows) -> tuple[int, int, int, int | None]:
-    """One statement per row (SQLite, where a statement costs no round trip)."""
+def _write(session: Session, rows: _Rows) -> tuple[int, int, int]:
+    """The customer (or their consent), the consent record, the opportunity, the visit and the
+    invitation honoured: one statement each, the same on every database."""
     if rows.customer_id is None:
         assert rows.customer is not None
         customer_id = session.execute(_inserting(_customers), rows.customer).scalar_one()
@@ -454,173 +410,13 @@ def _write_one_by_one(session: Session, rows: _Rows) -> tuple[int, int, int, int
             .where(_invitations.c.id == rows.invitation_id)
             .values(status=InvitationStatus.HONOURED.value, visit_id=visit_id)
         )
-    position = None
-    if rows.assignment is not None:
-        session.execute(
-            _inserting(_assignments),
-            {"opportunity_id": opportunity_id, "visit_id": visit_id, **rows.assignment},
-        )
-    else:
-        position = _queue_position(session, rows.visit["store_id"], visit_id)
-    if rows.walk_in is not None:
-        user_id, at = rows.walk_in
-        session.execute(
-            update(_settings_table)
-            .where(_settings_table.c.user_id == user_id)
-            .values(last_walk_in_at=at)
-        )
-    return customer_id, opportunity_id, visit_id, position
-
-
-def _write_at_once(session: Session, rows: _Rows) -> tuple[int, int, int, int | None]:
-    """Every row in one statement (PostgreSQL: one round trip, data-modifying WITH clauses
-    that hand each other the new ids)."""
-    found = session.execute(_writing(rows.shape()), rows.parameters()).one()
-    return found.customer_id, found.opportunity_id, found.visit_id, found.position
-
-
-def _bound(table: Any, prefix: str, keys: tuple[str, ...] | None) -> dict[str, Any]:
-    """Each column as a parameter ``p_<prefix>_<column>`` of the column's type."""
-    return {k: bindparam(f"p_{prefix}_{k}", type_=table.c[k].type) for k in keys or ()}
-
-
-def _inserted(table: Any, prefix: str, keys: tuple[str, ...] | None) -> dict[str, Any]:
-    """``_bound``, with the columns' own defaults for the others: an INSERT inside a WITH
-    clause gets no Python-side defaults from SQLAlchemy."""
-    values = _bound(table, prefix, keys)
-    for column in table.c:
-        if column.default is not None and column.key not in values:
-            assert column.default.is_scalar, f"{table.name}.{column.key} needs a value"
-            values[column.key] = literal(column.default.arg, column.type)
-    return values
-
-
-@cache
-def _writing(shape: tuple[Any, ...]) -> Any:
-    """The statement that writes rows of this shape (see ``_Rows.shape``), built once."""
-    (
-        new_customer,
-        customer_keys,
-        consent_keys,
-        new_opportunity,
-        opportunity_keys,
-        visit_keys,
-        invited,
-        assignment_keys,
-        walk_in,
-    ) = shape
-    ctes: list[Any] = []
-    if new_customer:
-        inserted = (
-            insert(_customers)
-            .values(_inserted(_customers, "customer", customer_keys))
-            .returning(_customers.c.id)
-            .cte("new_customer")
-        )
-        customer_id: Any = select(inserted.c.id).scalar_subquery()
-    else:
-        customer_id = bindparam("p_customer_id", type_=Integer)
-        if customer_keys is not None:
-            ctes.append(
-                update(_customers)
-                .where(_customers.c.id == customer_id)
-                .values(_bound(_customers, "customer", customer_keys))
-                .cte("consented")
-            )
-    if consent_keys is not None:
-        ctes.append(
-            insert(_consents)
-            .values(customer_id=customer_id, **_inserted(_consents, "consent", consent_keys))
-            .cte("consent")
-        )
-    if new_opportunity:
-        opened = (
-            insert(_opportunities)
-            .values(
-                customer_id=customer_id,
-                **_inserted(_opportunities, "opportunity", opportunity_keys),
-            )
-            .returning(_opportunities.c.id)
-            .cte("new_opportunity")
-        )
-        opportunity_id: Any = select(opened.c.id).scalar_subquery()
-    else:
-        opportunity_id = bindparam("p_opportunity_id", type_=Integer)
-        ctes.append(
-            update(_opportunities)
-            .where(_opportunities.c.id == opportunity_id)
-            .values(_bound(_opportunities, "opportunity", opportunity_keys))
-            .cte("revisited")
-        )
-    visit = (
-        insert(_visits)
-        .values(
-            customer_id=customer_id,
-            opportunity_id=opportunity_id,
-            **_inserted(_visits, "visit", visit_keys),
-        )
-        .returning(_visits.c.id, _visits.c.store_id)
-        .cte("new_visit")
-    )
-    visit_id = select(visit.c.id).scalar_subquery()
-    if invited:
-        ctes.append(
-            update(_invitations)
-            .where(_invitations.c.id == bindparam("p_invitation_id", type_=Integer))
-            .values(status=InvitationStatus.HONOURED.value, visit_id=visit_id)
-            .cte("honoured")
-        )
-    if assignment_keys is not None:
-        ctes.append(
-            insert(_assignments)
-            .values(
-                opportunity_id=opportunity_id,
-                visit_id=visit_id,
-                **_inserted(_assignments, "assignment", assignment_keys),
-            )
-            .cte("assignment")
-        )
-        position: Any = literal(None, Integer)
-    else:
-        # The queue ahead of the new visit: the statement does not see its own new row, and
-        # counts only the visits that arrived before it anyway.
-        ahead = (
-            select(func.count())
-            .where(
-                _visits.c.store_id == visit.c.store_id,
-                _visits.c.status == VisitStatus.WAITING.value,
-                _visits.c.id < visit.c.id,
-            )
-            .scalar_subquery()
-        )
-        position = ahead + 1
-    if walk_in:
-        ctes.append(
-            update(_settings_table)
-            .where(_settings_table.c.user_id == bindparam("p_walk_in_user", type_=Integer))
-            .values(last_walk_in_at=bindparam("p_walk_in_at", type_=UTCDateTime))
-            .cte("walk_in")
-        )
-    return select(
-        customer_id.label("customer_id"),
-        opportunity_id.label("opportunity_id"),
-        visit.c.id.label("visit_id"),
-        position.label("position"),
-    ).add_cte(*ctes)
+    return customer_id, opportunity_id, visit_id
 
 
 @cache
 def _inserting(table: Any) -> Any:
     """An INSERT returning the new id, built once; the values come as parameters."""
     return insert(table).returning(table.c.id)
-
-
-def _expire(session: Session, model: type[Any], key: int | None) -> None:
-    if key is None:
-        return
-    loaded = session.identity_map.get(identity_key(model, key))
-    if loaded is not None:
-        session.expire(loaded)
 
 
 def _model_id(raw: int | str | None) -> int | None:
@@ -669,7 +465,7 @@ def _lookup_statement() -> Any:
         select(invitations.id)
         .where(
             invitations.customer_id == customer.c.id,
-            invitations.status == const(InvitationStatus.SCHEDULED.value),
+            invitations.status == InvitationStatus.SCHEDULED.value,
             invitations.scheduled_at >= day_start,
             invitations.scheduled_at < day_end,
         )
@@ -699,7 +495,7 @@ def _lookup_statement() -> Any:
             opportunity,
             and_(
                 opportunity.c.customer_id == customer.c.id,
-                opportunity.c.status == const(OpportunityStatus.OPEN.value),
+                opportunity.c.status == OpportunityStatus.OPEN.value,
             ),
         )
         .limit(1)

@@ -12,26 +12,25 @@ from sqlalchemy import (
     Integer,
     bindparam,
     func,
-    or_,
+    insert,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
 from core.checkin.models import Visit
+from core.db import UTCDateTime, expire_loaded
+from core.dispatch.load import load_by_owner
 from core.dispatch.models import Assignment
 from core.enums import (
     BUSY,
-    HIGH_INTENT,
     AssignmentReason,
-    OpportunityStatus,
     Presence,
     Role,
     VisitStatus,
 )
 from core.opportunities.models import Invitation, Opportunity
 from core.rules.models import RuleSet
-from core.sqlfuncs import const, consts
 from core.stores.models import ConsultantSettings, User
 
 
@@ -65,21 +64,11 @@ def candidates_statement() -> Any:
     store_id = bindparam("p_store_id", type_=Integer)
     # Core tables, not ORM entities: the statement runs without ORM set-up on every check-in.
     users, settings = User.__table__.c, ConsultantSettings.__table__.c
-    opps, visits, rules = Opportunity.__table__.c, Visit.__table__.c, RuleSet.__table__.c
-    load = (
-        select(opps.owner_id, func.count().label("load"))
-        .where(
-            opps.store_id == store_id,
-            opps.status == const(OpportunityStatus.OPEN.value),
-            or_(opps.grade.is_(None), opps.grade.in_(consts(g.value for g in HIGH_INTENT))),
-            opps.owner_id.is_not(None),
-        )
-        .group_by(opps.owner_id)
-        .subquery()
-    )
+    visits, rules = Visit.__table__.c, RuleSet.__table__.c
+    load = load_by_owner(store_id, Opportunity.__table__)
     busy = (
         select(visits.consultant_id, func.count().label("n"))
-        .where(visits.store_id == store_id, visits.status.in_(consts(BUSY)))
+        .where(visits.store_id == store_id, visits.status.in_(BUSY))
         .group_by(visits.consultant_id)
         .subquery()
     )
@@ -105,7 +94,7 @@ def candidates_statement() -> Any:
         .join(ConsultantSettings.__table__, settings.user_id == users.id)
         .outerjoin(load, load.c.owner_id == users.id)
         .outerjoin(busy, busy.c.consultant_id == users.id)
-        .where(users.store_id == store_id, users.role == const(Role.CONSULTANT.value))
+        .where(users.store_id == store_id, users.role == Role.CONSULTANT.value)
         .order_by(users.id)
     )
 
@@ -204,46 +193,84 @@ def choose(
     )
 
 
-def assign_visit(
-    session: Session,
-    visit: Visit,
-    opportunity: Opportunity,
-    decision: Decision,
-    now: datetime,
-    *,
-    reason: str | None = None,
-    actor_id: int | None = None,
-    note: str | None = None,
-) -> None:
-    """Give the visit (and the opportunity) to the decided consultant and record why."""
+@dataclass(frozen=True)
+class VisitAssignment:
+    """A visit given to a consultant: the decision, and who and what caused it."""
+
+    store_id: int
+    visit_id: int
+    opportunity_id: int
+    from_owner_id: int | None  # the opportunity's owner before
+    decision: Decision
+    at: datetime
+    reason: str | None = None  # the decision's own reason when None
+    actor_id: int | None = None
+    note: str | None = None
+
+
+_tables = {
+    "assignments": Assignment.__table__,
+    "opportunities": Opportunity.__table__,
+    "visits": Visit.__table__,
+    "settings": ConsultantSettings.__table__,
+}
+
+
+@cache
+def _assigning() -> tuple[Any, ...]:
+    """The statements that give a visit to a consultant, built once (values as parameters)."""
+    a, o, v, s = (_tables[k] for k in ("assignments", "opportunities", "visits", "settings"))
+    consultant = bindparam("p_consultant_id", type_=Integer)
+    at = bindparam("p_at", type_=UTCDateTime)
+    return (
+        insert(a),
+        update(o)
+        .where(o.c.id == bindparam("p_opportunity_id", type_=Integer))
+        .values(owner_id=consultant, pool_since=None, pool_reason=None),
+        update(v)
+        .where(v.c.id == bindparam("p_visit_id", type_=Integer))
+        .values(consultant_id=consultant, status=VisitStatus.ASSIGNED.value, assigned_at=at),
+        update(s).where(s.c.user_id == consultant).values(last_walk_in_at=at),
+    )
+
+
+def assign_visit(session: Session, given: VisitAssignment) -> None:
+    """The one writer of a visit's dispatch (check-in, the waiting queue, the desk): the
+    assignment with the reason and every candidate, the opportunity's new owner (out of the
+    refill pool), the visit's consultant, and the consultant's last walk-in (the rotation)."""
+    decision = given.decision
     assert decision.consultant_id is not None
-    session.add(
-        Assignment(
-            store_id=visit.store_id,
-            opportunity=opportunity,
-            visit=visit,
-            from_owner_id=opportunity.owner_id,
-            to_owner_id=decision.consultant_id,
-            assigned_at=now,
-            assigned_by=actor_id,
-            reason=reason or decision.reason,
-            note=note,
-            to_load=decision.load,
-            to_cap=decision.cap,
-            candidates=decision.candidates,
-        )
-    )
-    visit.consultant_id = decision.consultant_id
-    visit.status = VisitStatus.ASSIGNED.value
-    visit.assigned_at = now
-    opportunity.owner_id = decision.consultant_id
-    opportunity.pool_since = None
-    opportunity.pool_reason = None
+    record, owner, visit, walk_in = _assigning()
     session.execute(
-        update(ConsultantSettings)
-        .where(ConsultantSettings.user_id == decision.consultant_id)
-        .values(last_walk_in_at=now)
+        record,
+        {
+            "store_id": given.store_id,
+            "opportunity_id": given.opportunity_id,
+            "visit_id": given.visit_id,
+            "from_owner_id": given.from_owner_id,
+            "to_owner_id": decision.consultant_id,
+            "assigned_at": given.at,
+            "assigned_by": given.actor_id,
+            "reason": given.reason or decision.reason,
+            "note": given.note,
+            "to_load": decision.load,
+            "to_cap": decision.cap,
+            "candidates": decision.candidates,
+        },
     )
+    ids = {
+        "p_consultant_id": decision.consultant_id,
+        "p_opportunity_id": given.opportunity_id,
+        "p_visit_id": given.visit_id,
+        "p_at": given.at,
+    }
+    session.execute(owner, ids)
+    session.execute(visit, ids)
+    session.execute(walk_in, ids)
+    # Written with Core statements: objects this session already holds reload when next read.
+    expire_loaded(session, Opportunity, given.opportunity_id)
+    expire_loaded(session, Visit, given.visit_id)
+    expire_loaded(session, ConsultantSettings, decision.consultant_id)
 
 
 def preference(

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from core.dispatch.load import LOAD_GRADES, load_by_owner
+from core.dispatch.load import LOAD_GRADES, NEW, load_by_owner
 from core.enums import OpportunityStatus, Role
 from core.opportunities.models import Opportunity
 from core.rules.rulesets import current_rules
@@ -71,7 +71,7 @@ class ConsultantLoad:
 def consultant_loads(session: Session, store_id: int) -> list[ConsultantLoad]:
     """Every consultant of the store with load, cap and open book by grade: two statements."""
     default_cap = current_rules(session, store_id).default_load_cap
-    grade_key = func.coalesce(Opportunity.grade, "new")
+    grade_key = func.coalesce(Opportunity.grade, NEW)
     counts = session.execute(
         select(
             Opportunity.owner_id,

@@ -46,12 +46,12 @@ from sqlalchemy.orm import Session, aliased
 
 from core.callbacks.models import CallbackTask
 from core.db import UTCDateTime
-from core.dispatch.load import counts_towards_load
+from core.dispatch.load import counts_towards_load, grade_counts_towards_load
 from core.dispatch.models import Assignment
 from core.dispatch.team import Seat, seats
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
-    HIGH_INTENT,
+    CYCLE_GRADES,
     AssignmentReason,
     CallbackKind,
     CallbackOutcome,
@@ -75,7 +75,7 @@ c = Customer.__table__
 u = User.__table__
 cs = ConsultantSettings.__table__
 
-HIGH = [g.value for g in HIGH_INTENT]
+CYCLE = [g.value for g in CYCLE_GRADES]  # the grades with a follow-up interval and a cycle
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ P = {
     "tz_offset": bindparam("p_tz_offset", type_=String),
     "retry_limit": bindparam("p_retry_limit", type_=Integer),
 }
-for _grade in HIGH:
+for _grade in CYCLE:
     P[f"follow_up_{_grade}"] = bindparam(f"p_follow_up_{_grade}", type_=Integer)
     P[f"cycle_{_grade}"] = bindparam(f"p_cycle_{_grade}", type_=Integer)
 
@@ -132,7 +132,7 @@ def _params(ctx: RunContext) -> dict[str, Any]:
         "tz_offset": sqlite_offset(ctx.timezone, ctx.run_on),
         "retry_limit": ctx.rules.callback_retry_limit,
     }
-    for grade in HIGH:
+    for grade in CYCLE:
         params[f"follow_up_{grade}"] = ctx.rules.cycles[grade].follow_up_days
         params[f"cycle_{grade}"] = ctx.rules.cycles[grade].cycle_days
     return {f"p_{name}": value for name, value in params.items()}
@@ -194,7 +194,7 @@ def _candidates() -> Any:
         (StallRule.FOLLOW_UP, contact, "follow_up"),
         (StallRule.CYCLE, visit, "cycle"),
     ):
-        allowed = case(*[(o.c.grade == g, P[f"{prefix}_{g}"]) for g in HIGH], else_=None)
+        allowed = case(*[(o.c.grade == g, P[f"{prefix}_{g}"]) for g in CYCLE], else_=None)
         overdue = (
             days_between(P["run_on"], local_date(reference, P["tz"], P["tz_offset"])) - allowed
         )
@@ -209,7 +209,7 @@ def _candidates() -> Any:
             ).where(
                 in_store,
                 o.c.status == OpportunityStatus.OPEN.value,
-                o.c.grade.in_(HIGH),
+                o.c.grade.in_(CYCLE),
                 o.c.owner_id.is_not(None),
                 overdue > 0,
                 no_earlier(CallbackKind.STALLED.value, reference, rule.value),
@@ -511,7 +511,7 @@ def refill(
             }
         )
         updates.append({"opp_id": opp_id, "owner": seat.user_id})
-        if grade is None or grade in HIGH:
+        if grade_counts_towards_load(grade):
             seat.load += 1
         # a microsecond apart, so that ties go round the team in order
         seat.last_refill_at = ctx.now + timedelta(microseconds=step)

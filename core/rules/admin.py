@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, insert, literal, select, update
+from sqlalchemy import Integer, and_, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.audit import AuditEvent
-from core.dispatch.load import counts_towards_load
+from core.dispatch.load import counts_towards_load, grade_counts_towards_load, grade_rank
 from core.dispatch.models import Assignment
-from core.enums import HIGH_INTENT, AssignmentReason, OpportunityStatus, PoolReason, Role
+from core.enums import CYCLE_GRADES, AssignmentReason, OpportunityStatus, PoolReason, Role
 from core.errors import DomainError, NotFound, ValidationError
 from core.i18n import N_
 from core.locks import lock_store
@@ -39,7 +39,7 @@ from core.stores.models import ConsultantSettings, User
 from core.stores.service import store_timezone
 from core.timeutil import local_date
 
-GRADES = tuple(g.value for g in HIGH_INTENT)  # H, A, B: the grades with cycle rules
+GRADES = tuple(g.value for g in CYCLE_GRADES)  # H, A, B: the grades with cycle rules
 CAP_MIN, CAP_MAX = 1, 500
 DAYS_MIN, DAYS_MAX = 1, 365
 # Attempts in all for an unreachable customer, the first call included (the database allows
@@ -766,13 +766,6 @@ def reassignable(
     else:
         where.append(Opportunity.owner_id == owner_id)
     total = session.scalar(select(func.count()).select_from(Opportunity).where(*where)) or 0
-    grade_order = case(
-        (Opportunity.grade == "H", 0),
-        (Opportunity.grade == "A", 1),
-        (Opportunity.grade == "B", 2),
-        (Opportunity.grade.is_(None), 3),
-        else_=4,
-    )
     rows = session.execute(
         select(
             Opportunity.id,
@@ -786,10 +779,9 @@ def reassignable(
         )
         .join(Customer, Customer.id == Opportunity.customer_id)
         .where(*where)
-        .order_by(grade_order, Opportunity.id)
+        .order_by(grade_rank(Opportunity.grade), Opportunity.id)
         .limit(limit)
     ).all()
-    load_grades = {g.value for g in HIGH_INTENT}
     return ReassignableList(
         [
             Reassignable(
@@ -799,7 +791,7 @@ def reassignable(
                 r[3],
                 mask_mobile(r[4]),
                 r[5],
-                r[5] is None or r[5] in load_grades,
+                grade_counts_towards_load(r[5]),
                 r[6],
                 r[7],
             )
@@ -907,8 +899,7 @@ def reassign(
     load_after = None
     if to_owner_id is not None:
         load, cap, _active = target_load(session, store_id, to_owner_id)  # under the lock
-        load_grades = {g.value for g in HIGH_INTENT}
-        load_after = load + sum(1 for r in found if r.grade is None or r.grade in load_grades)
+        load_after = load + sum(1 for r in found if grade_counts_towards_load(r.grade))
         if load_after > cap and not allow_over_cap:
             raise ValidationError(
                 {
