@@ -164,9 +164,7 @@ class ConsentChannel(StrEnum):
 
 
 class JobKind(StrEnum):
-    NIGHTLY = "nightly"
-    CALLBACK_LIST = "callback_list"
-    REFILL = "refill"
+    NIGHTLY = "nightly"  # the whole nightly run of a store, every step in one transaction
     PROBE = "probe"  # a worker round trip started from the admin console
 
 

@@ -115,8 +115,6 @@ LABELS = {
     },
     "job_kind": {
         "nightly": _l("Nightly run"),
-        "callback_list": _l("Callback list"),
-        "refill": _l("Refill"),
         "probe": _l("Worker test"),
     },
     "job_status": {

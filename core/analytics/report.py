@@ -1232,11 +1232,6 @@ class Choice:
     store_id: int
 
 
-def active_store_ids(session: Session) -> list[int]:
-    """Every active store: the group an admin looks at."""
-    return list(session.scalars(select(Store.id).where(Store.active).order_by(Store.id)))
-
-
 def store_choices(session: Session) -> list[Choice]:
     return [
         Choice(i, n, i)

@@ -63,7 +63,6 @@ from core.enums import (
     DefeatReason,
     Grade,
     InvitationSource,
-    InvitationStatus,
     OpportunityStatus,
     PoolReason,
 )
@@ -71,6 +70,7 @@ from core.errors import DomainError, NotFound, ValidationError
 from core.i18n import N_
 from core.locks import lock_store
 from core.nightly.run import refill, store_context
+from core.opportunities.closing import close_opportunity
 from core.opportunities.customers import reveal_mobile
 from core.opportunities.models import ConsentRecord, Customer, FollowUp, Invitation, Opportunity
 from core.phone import mask_mobile
@@ -116,10 +116,6 @@ REACHED_OUTCOMES = (
 )
 RETRIED = (CallResult.NO_ANSWER.value, CallResult.BUSY.value, CallResult.REFUSED.value)
 YES, NO = "yes", "no"
-
-
-def _claim_is_live(now: datetime) -> Any:
-    return CallbackTask.claimed_at >= now - CLAIM_TTL
 
 
 # --- the worklist ------------------------------------------------------------------------------
@@ -873,28 +869,15 @@ def _close_lost(
 ) -> None:
     """Customer service closes an open opportunity as lost (never a consultant's defeat: the
     nightly run makes no defeat callback for it)."""
-    opp.status = OpportunityStatus.LOST.value
-    opp.grade = Grade.F.value
-    opp.graded_at = now
-    opp.graded_by = agent_id
-    opp.closed_at = now
-    opp.defeat_reason = reason.value
-    opp.competitor_brand = brand
-    opp.close_note = note
-    opp.next_follow_up_due = None
-    opp.cycle_deadline = None
-    opp.next_callback_on = None
-    opp.pool_since = None
-    opp.pool_reason = None
-    opp.declined_owner_id = None
-    session.execute(
-        update(Invitation)
-        .where(
-            Invitation.opportunity_id == opp.id,
-            Invitation.status == InvitationStatus.SCHEDULED.value,
-        )
-        .values(status=InvitationStatus.CANCELLED.value)
-        .execution_options(synchronize_session=False)
+    close_opportunity(
+        session,
+        opp,
+        Grade.F,
+        agent_id,
+        now,
+        defeat_reason=reason.value,
+        competitor_brand=brand,
+        note=note,
     )
 
 

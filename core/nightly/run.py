@@ -272,12 +272,6 @@ def _selection() -> Any:
     return select(ranked).where(ranked.c.rank == 1)
 
 
-def callback_selection(ctx: RunContext) -> tuple[Any, dict[str, Any]]:
-    """The tasks the run would create (one per contactable customer with no open task), as a
-    SELECT and its parameters."""
-    return _selection(), _params(ctx)
-
-
 @cache
 def _statements() -> tuple[Any, Any, Any]:
     chosen = _selection().subquery("chosen")

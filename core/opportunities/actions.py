@@ -25,6 +25,7 @@ from core.enums import (
 )
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from core.i18n import N_
+from core.opportunities.closing import close_opportunity
 from core.opportunities.grading import ScoredAnswer, score_answers
 from core.opportunities.models import (
     AssessmentAnswer,
@@ -290,11 +291,10 @@ def record_order(
         errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
-    _close(opportunity, Grade.O, actor_id, now)
+    close_opportunity(session, opportunity, Grade.O, actor_id, now, note=text)
     if car_model_id not in (None, ""):
         opportunity.car_model_id = int(car_model_id)
     opportunity.order_deposit = amount
-    opportunity.close_note = text
     session.flush()
 
 
@@ -328,24 +328,17 @@ def record_defeat(
         errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
-    _close(opportunity, Grade.F, actor_id, now)
-    opportunity.defeat_reason = reason
-    opportunity.competitor_brand = brand
-    opportunity.close_note = text
-    session.flush()
-
-
-def _close(opportunity: Opportunity, grade: Grade, actor_id: int, now: datetime) -> None:
-    opportunity.status = (
-        OpportunityStatus.WON.value if grade == Grade.O else OpportunityStatus.LOST.value
+    close_opportunity(
+        session,
+        opportunity,
+        Grade.F,
+        actor_id,
+        now,
+        defeat_reason=reason,
+        competitor_brand=brand,
+        note=text,
     )
-    opportunity.grade = grade.value
-    # graded_by is the consultant: the nightly run calls back defeats recorded by consultants
-    opportunity.graded_at = now
-    opportunity.graded_by = actor_id
-    opportunity.closed_at = now
-    opportunity.next_follow_up_due = None
-    opportunity.cycle_deadline = None
+    session.flush()
 
 
 # --- follow-ups and invitations ----------------------------------------------------------------

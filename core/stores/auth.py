@@ -9,9 +9,8 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.db import utcnow
-from core.errors import AuthenticationFailed, ValidationError
-from core.i18n import N_
-from core.security import burn_password_check, hash_password, verify_password
+from core.errors import AuthenticationFailed
+from core.security import burn_password_check, verify_password
 from core.stores.models import Store, User
 
 MIN_PASSWORD_LENGTH = 8
@@ -79,14 +78,6 @@ def authenticate(session: Session, username: str, password: str) -> StaffIdentit
     user.last_login_at = utcnow()
     audit.record(session, "sign_in", store_id=identity.store_id, actor_id=identity.id)
     return identity
-
-
-def set_password(session: Session, user_id: int, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError({"password": N_("Use at least 8 characters.")})
-    user = session.get(User, user_id)
-    assert user is not None
-    user.password_hash = hash_password(password)
 
 
 def set_locale(session: Session, user_id: int, locale: str) -> None:

@@ -115,21 +115,3 @@ def revoke(session: Session, *, store_id: int, device_id: int, user_id: int, now
         entity="kiosk",
         entity_id=device_id,
     )
-
-
-@dataclass(frozen=True)
-class KioskRow:
-    id: int
-    name: str
-    enrolled_at: datetime
-    last_seen_at: datetime | None
-    revoked: bool
-
-
-def list_kiosks(session: Session, store_id: int) -> list[KioskRow]:
-    return [
-        KioskRow(d.id, d.name, d.enrolled_at, d.last_seen_at, d.revoked_at is not None)
-        for d in session.scalars(
-            select(KioskDevice).where(KioskDevice.store_id == store_id).order_by(KioskDevice.id)
-        )
-    ]
