@@ -171,6 +171,7 @@ def _statements(engine: Engine, call: Any) -> int:
 def run(database_url: str, dbname: str = "postgresql") -> list[Row]:
     from flask_migrate import upgrade
 
+    from console import analytics_tables
     from core.analytics import report as analytics
     from core.timeutil import local_date
     from extensions import db
@@ -252,7 +253,9 @@ def run(database_url: str, dbname: str = "postgresql") -> list[Row]:
             for name in ("funnel", "callbacks", "defeat_rows", "workload"):
 
                 def export(ids: list[int] = ids, by: str = by, name: str = name) -> None:
-                    analytics.table(session, name, ids, periods["1 year"], today, by=by, now=now)
+                    analytics_tables.table(
+                        session, name, ids, periods["1 year"], today, by=by, now=now
+                    )
                     session.rollback()
 
                 rows.append(

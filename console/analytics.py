@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from console import bp
+from console import analytics_tables, bp
 from console.auth import roles
 from core.analytics import report as analytics
 from core.analytics.exports import ExportTable, to_csv, to_xlsx
@@ -95,7 +95,7 @@ def _period(today: date) -> tuple[dict[str, str], dict[str, str], tuple[date, da
 # --- showing a table ----------------------------------------------------------------------------
 
 
-def _header(column: analytics.Column) -> str:
+def _header(column: analytics_tables.Column) -> str:
     return label(column.header, column.label) if column.header else _(column.label)
 
 
@@ -107,7 +107,7 @@ def _name(value: Any, by: str, total: bool) -> str:
     return str(value)
 
 
-def _raw(value: Any, column: analytics.Column, by: str, total: bool) -> Any:
+def _raw(value: Any, column: analytics_tables.Column, by: str, total: bool) -> Any:
     """A cell for the exports: numbers stay numbers, labels in the user's language."""
     kind = column.kind
     if kind == "name":
@@ -123,7 +123,7 @@ def _raw(value: Any, column: analytics.Column, by: str, total: bool) -> Any:
     return value
 
 
-def _shown(value: Any, column: analytics.Column) -> str:
+def _shown(value: Any, column: analytics_tables.Column) -> str:
     """A cell for the page."""
     if value is None:
         return "—"
@@ -134,13 +134,13 @@ def _shown(value: Any, column: analytics.Column) -> str:
     return str(value)
 
 
-def _export_kind(column: analytics.Column) -> str:
+def _export_kind(column: analytics_tables.Column) -> str:
     return {"minutes": "decimal", "decimal": "decimal", "pct": "pct", "int": "int"}.get(
         column.kind, "text"
     )
 
 
-def _lines(table: analytics.Table, by: str) -> list[tuple[bool, list[Any]]]:
+def _lines(table: analytics_tables.Table, by: str) -> list[tuple[bool, list[Any]]]:
     """(is the totals row, export values) for every row, the totals last."""
     lines = [
         (False, [_raw(v, c, by, False) for v, c in zip(row, table.columns, strict=True)])
@@ -154,7 +154,7 @@ def _lines(table: analytics.Table, by: str) -> list[tuple[bool, list[Any]]]:
 
 
 def _chart(
-    table: analytics.Table, headers: list[str], lines: list[tuple[bool, list[Any]]]
+    table: analytics_tables.Table, headers: list[str], lines: list[tuple[bool, list[Any]]]
 ) -> tuple[dict[str, Any] | None, str]:
     """The chart's data (JSON for static/js/analytics.js) and a text summary for its
     aria-label; None when the table is empty."""
@@ -210,7 +210,7 @@ class Section:
     summary: str
 
 
-def _section(table: analytics.Table, by: str) -> Section:
+def _section(table: analytics_tables.Table, by: str) -> Section:
     headers = [_header(c) for c in table.columns]
     lines = _lines(table, by)
     chart, summary = _chart(table, headers, lines)
@@ -263,7 +263,7 @@ def analytics_page():  # type: ignore[no-untyped-def]
         result = analytics.report(
             db.session, scope.store_ids, period[0], period[1], scope.consultant_id, by=scope.by
         )
-        sections = [_section(t, scope.by) for t in analytics.tables(result).values()]
+        sections = [_section(t, scope.by) for t in analytics_tables.tables(result).values()]
     params = _query(scope, form)
     presets = [
         (key, str(text), {k: v for k, v in params.items() if k not in ("from", "to")})
@@ -287,13 +287,13 @@ def analytics_page():  # type: ignore[no-untyped-def]
 @bp.route("/analytics/export/<name>.<fmt>")
 @roles(*VIEWERS)
 def analytics_export(name: str, fmt: str):  # type: ignore[no-untyped-def]
-    if fmt not in FORMATS or name not in analytics.TABLE_NAMES:
+    if fmt not in FORMATS or name not in analytics_tables.TABLE_NAMES:
         abort(404)
     scope = _scope()
     form, errors, period = _period(_today())
     if errors or scope.errors or period is None:
         abort(400)
-    table = analytics.table(
+    table = analytics_tables.table(
         db.session,
         name,
         scope.store_ids,

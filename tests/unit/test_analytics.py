@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from console import analytics_tables
 from core.analytics import report as analytics
 from core.dispatch.team import consultant_loads
 from core.enums import Role
@@ -446,8 +447,8 @@ def test_tables_carry_every_figure_and_the_totals(factory, session, shop):
     build_funnel(factory, store, a, b)
     build_callbacks(factory, store, a, b)
     result = analytics.report(session, [store.id], FROM, TO)
-    tables = analytics.tables(result)
-    assert list(tables) == list(analytics.TABLE_NAMES)
+    tables = analytics_tables.tables(result)
+    assert list(tables) == list(analytics_tables.TABLE_NAMES)
     funnel = tables["funnel"]
     assert funnel.rows[1] == ["first_receptions", 3, pytest.approx(0.5)]
     mis = tables["misjudgement"]
@@ -461,8 +462,8 @@ def test_tables_carry_every_figure_and_the_totals(factory, session, shop):
     ]
     assert mis.rows[0] == ["李娜", 4, 2, 0.5, 1, 0.25]
     assert mis.totals == [None, 6, 2, pytest.approx(1 / 3), 3, 0.5]
-    for name in analytics.TABLE_NAMES:
-        one = analytics.table(session, name, [store.id], FROM, TO)
+    for name in analytics_tables.TABLE_NAMES:
+        one = analytics_tables.table(session, name, [store.id], FROM, TO)
         assert one.rows == tables[name].rows and one.totals == tables[name].totals
 
 
