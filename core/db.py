@@ -10,7 +10,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, MetaData
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    CursorResult,
+    DateTime,
+    ForeignKey,
+    MetaData,
+    Result,
+    Table,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
@@ -77,3 +86,16 @@ def expire_loaded(session: Session, model: type[Any], key: int | None) -> None:
     loaded = session.identity_map.get(identity_key(model, key))
     if loaded is not None:
         session.expire(loaded)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for set-based statements (typed: ``__table__`` is not)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The number of rows an UPDATE or DELETE changed."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)

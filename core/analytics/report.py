@@ -43,7 +43,7 @@ Definitions (the console shows them as help texts: ``console/analytics_tables.py
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -211,7 +211,7 @@ class _Scope:
         return self._names
 
     @cached_property
-    def visits(self) -> list[Any]:
+    def visits(self) -> Sequence[Any]:
         """Visits checked in during the period, per consultant (or store): what the funnel and
         the reception times count, in one pass over the visits. Columns: key, visits, first
         receptions, revisits, receptions ended, their seconds, visitors served, their wait."""
@@ -243,7 +243,7 @@ class _Scope:
         ]
 
     @cached_property
-    def callbacks(self) -> list[Any]:
+    def callbacks(self) -> Sequence[Any]:
         """Callbacks completed in the period, in one pass: what the callback results and the
         misjudgement count, grouped by consultant (or store), outcome, and the brand and reason
         of a purchase elsewhere (normalised: trimmed, case-insensitive); with each brand's and

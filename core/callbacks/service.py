@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session, aliased
 from core import audit
 from core.callbacks.models import CallbackAnswers, CallbackTask
 from core.checkin.models import Visit
+from core.db import rowcount
 from core.dispatch.load import grade_counts_towards_load
 from core.dispatch.models import Assignment
 from core.dispatch.team import Seat, seats
@@ -300,7 +301,7 @@ def claim(session: Session, store_id: int, task_id: int, agent_id: int, now: dat
         .values(claimed_by=agent_id, claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    if taken.rowcount != 1:
+    if rowcount(taken) != 1:
         raise _refusal(session, store_id, task_id)
     session.execute(
         update(CallbackTask)
@@ -329,7 +330,7 @@ def release(session: Session, store_id: int, task_id: int, agent_id: int) -> Non
         .values(claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:
+    if rowcount(done) != 1:
         raise _refusal(session, store_id, task_id, N_("You are not calling this customer."))
     session.expire_all()
 
@@ -350,7 +351,7 @@ def _keep_claim(
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    if kept.rowcount != 1:
+    if rowcount(kept) != 1:
         raise _refusal(
             session, store_id, task_id, N_("Claim this callback before you call the customer.")
         )

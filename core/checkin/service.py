@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.checkin.models import Visit
-from core.db import UTCDateTime, expire_loaded
+from core.db import UTCDateTime, expire_loaded, table_of
 from core.dispatch.models import Assignment
 from core.dispatch.rotation import (
     VisitAssignment,
@@ -349,13 +349,13 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     )
 
 
-_customers = Customer.__table__
-_consents = ConsentRecord.__table__
-_opportunities = Opportunity.__table__
-_visits = Visit.__table__
-_invitations = Invitation.__table__
-_assignments = Assignment.__table__
-_settings_table = ConsultantSettings.__table__
+_customers = table_of(Customer)
+_consents = table_of(ConsentRecord)
+_opportunities = table_of(Opportunity)
+_visits = table_of(Visit)
+_invitations = table_of(Invitation)
+_assignments = table_of(Assignment)
+_settings_table = table_of(ConsultantSettings)
 
 
 @dataclass(frozen=True)
@@ -448,7 +448,7 @@ def _lookup_statement() -> Any:
     # Core tables, not ORM entities: the statement is cached and runs without ORM set-up.
     customer = _customers.alias("customer")
     opportunity = _opportunities.alias("opportunity")
-    visits, models, invitations = _visits.c, CarModel.__table__.c, _invitations.c
+    visits, models, invitations = _visits.c, table_of(CarModel).c, _invitations.c
     earlier = (
         select(visits.id)
         .where(visits.store_id == store_id, visits.idempotency_key == bindparam("p_key"))

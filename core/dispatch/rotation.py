@@ -3,6 +3,7 @@ the choice (own or invited consultant, else the rotation); the assignment that r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -19,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.checkin.models import Visit
-from core.db import UTCDateTime, expire_loaded
+from core.db import UTCDateTime, expire_loaded, table_of
 from core.dispatch.load import load_by_owner
 from core.dispatch.models import Assignment
 from core.enums import (
@@ -63,9 +64,9 @@ def candidates_statement() -> Any:
     cap from its latest rule set where they have none of their own)."""
     store_id = bindparam("p_store_id", type_=Integer)
     # Core tables, not ORM entities: the statement runs without ORM set-up on every check-in.
-    users, settings = User.__table__.c, ConsultantSettings.__table__.c
-    visits, rules = Visit.__table__.c, RuleSet.__table__.c
-    load = load_by_owner(store_id, Opportunity.__table__)
+    users, settings = table_of(User).c, table_of(ConsultantSettings).c
+    visits, rules = table_of(Visit).c, table_of(RuleSet).c
+    load = load_by_owner(store_id, table_of(Opportunity))
     busy = (
         select(visits.consultant_id, func.count().label("n"))
         .where(visits.store_id == store_id, visits.status.in_(BUSY))
@@ -90,8 +91,8 @@ def candidates_statement() -> Any:
             func.coalesce(settings.load_cap, default_cap).label("c_cap"),
             settings.last_walk_in_at.label("c_last_walk_in_at"),
         )
-        .select_from(User.__table__)
-        .join(ConsultantSettings.__table__, settings.user_id == users.id)
+        .select_from(table_of(User))
+        .join(table_of(ConsultantSettings), settings.user_id == users.id)
         .outerjoin(load, load.c.owner_id == users.id)
         .outerjoin(busy, busy.c.consultant_id == users.id)
         .where(users.store_id == store_id, users.role == Role.CONSULTANT.value)
@@ -104,7 +105,7 @@ def candidates(session: Session, store_id: int) -> list[Candidate]:
     return pool_from_rows(session.execute(candidates_statement(), {"p_store_id": store_id}).all())
 
 
-def pool_from_rows(rows: list[Any]) -> list[Candidate]:
+def pool_from_rows(rows: Sequence[Any]) -> list[Candidate]:
     """Candidates from rows with the candidate columns (none: a row without a consultant)."""
     return [
         Candidate(
@@ -209,10 +210,10 @@ class VisitAssignment:
 
 
 _tables = {
-    "assignments": Assignment.__table__,
-    "opportunities": Opportunity.__table__,
-    "visits": Visit.__table__,
-    "settings": ConsultantSettings.__table__,
+    "assignments": table_of(Assignment),
+    "opportunities": table_of(Opportunity),
+    "visits": table_of(Visit),
+    "settings": table_of(ConsultantSettings),
 }
 
 

@@ -85,6 +85,7 @@ def consultant_loads(session: Session, store_id: int) -> list[ConsultantLoad]:
     by_owner: dict[int, dict[str, int]] = {}
     load: dict[int, int] = {}
     for owner_id, grade, n in counts:
+        assert owner_id is not None  # the statement counts owned opportunities only
         by_owner.setdefault(owner_id, {})[grade] = n
         if grade in LOAD_GRADES:
             load[owner_id] = load.get(owner_id, 0) + n

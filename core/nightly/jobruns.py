@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import rowcount, utcnow
 from core.enums import JobKind, JobStatus
 from core.errors import NotFound
 from core.nightly.models import JobRun
@@ -83,7 +83,7 @@ def interrupt_stale(session: Session, store_id: int, kind: JobKind, keep_id: int
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 def exists_for(session: Session, store_id: int, kind: JobKind, run_on: date) -> bool:

@@ -43,9 +43,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from core.callbacks.models import CallbackTask
-from core.db import UTCDateTime
+from core.db import UTCDateTime, table_of
 from core.dispatch.load import counts_towards_load, grade_counts_towards_load
 from core.dispatch.models import Assignment
 from core.dispatch.team import Seat, seats
@@ -69,11 +70,11 @@ from core.sqlfuncs import days_between, greatest, local_date, sqlite_offset
 from core.stores.models import ConsultantSettings, Store, User
 from core.timeutil import day_bounds_utc
 
-o = Opportunity.__table__
-t = CallbackTask.__table__
-c = Customer.__table__
-u = User.__table__
-cs = ConsultantSettings.__table__
+o = table_of(Opportunity)
+t = table_of(CallbackTask)
+c = table_of(Customer)
+u = table_of(User)
+cs = table_of(ConsultantSettings)
 
 CYCLE = [g.value for g in CYCLE_GRADES]  # the grades with a follow-up interval and a cycle
 
@@ -101,7 +102,7 @@ class RunContext:
 
 # The statements are built once per process with bound parameters (see ``_params``), so that
 # a run over many stores spends its time in the database, not in building SQL.
-P = {
+P: dict[str, BindParameter[Any]] = {
     "store_id": bindparam("p_store_id", type_=Integer),
     "run_on": bindparam("p_run_on", type_=Date),
     "y_start": bindparam("p_y_start", type_=UTCDateTime),
@@ -151,7 +152,9 @@ def _candidates() -> Any:
             *([t.c.stall_rule == rule] if rule else []),
         )
 
-    def row(kind: CallbackKind, consultant: Any, *, stall: Any = None, overdue: Any = None) -> list:
+    def row(
+        kind: CallbackKind, consultant: Any, *, stall: Any = None, overdue: Any = None
+    ) -> list[Any]:
         return [
             o.c.customer_id.label("customer_id"),
             o.c.id.label("opportunity_id"),
@@ -345,7 +348,7 @@ def _release(session: Session, ctx: RunContext, ids: list[int], reason: PoolReas
         return 0
     chosen = o.c.id.in_(ids)
     session.execute(
-        insert(Assignment.__table__).from_select(
+        insert(table_of(Assignment)).from_select(
             [
                 "store_id",
                 "opportunity_id",
@@ -510,7 +513,7 @@ def refill(
         # a microsecond apart, so that ties go round the team in order
         seat.last_refill_at = ctx.now + timedelta(microseconds=step)
     if assignments:
-        session.execute(insert(Assignment.__table__), assignments)
+        session.execute(insert(table_of(Assignment)), assignments)
         session.connection().execute(
             update(o)
             .where(o.c.id == _param("opp_id"))

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from core.db import table_of
 from core.dispatch.models import Assignment
 from core.dispatch.team import seats
 from core.enums import AssignmentReason, CallbackKind, JobKind
@@ -36,7 +37,7 @@ from core.rules.rulesets import current_rules
 from core.stores.models import ConsultantSettings
 from core.timeutil import local_date
 
-cs = ConsultantSettings.__table__
+cs = table_of(ConsultantSettings)
 
 
 @dataclass(frozen=True)

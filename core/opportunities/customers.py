@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from core import audit
@@ -60,6 +60,8 @@ def search_customers(
     """
     owner = aliased(User)
     page = max(1, page)
+    filtered: Select[*tuple[Any, ...]]
+    order: tuple[Any, ...]
     if owner_id is not None:
         filtered = (
             select(Customer, Opportunity)

@@ -138,9 +138,11 @@ def _due(
             masked_mobile=mask_mobile(customer.mobile),
             grade=opp.grade,
             car_model=model,
-            due=opp.next_follow_up_due,
-            overdue_days=(today - opp.next_follow_up_due).days,
+            due=due,
+            overdue_days=(today - due).days,
             last_follow_up_at=opp.last_follow_up_at,
         )
         for opp, customer, model in rows
+        # the condition is on the follow-up date, so every row has one
+        if (due := opp.next_follow_up_due) is not None
     ]

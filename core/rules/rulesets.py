@@ -18,7 +18,7 @@ from core.rules.models import CycleRule, RuleSet
 DEFAULT_LOAD_CAP = 30
 DEFAULT_RETRY_LIMIT = 3
 # grade: (follow-up interval in days, maximum cycle in days without a revisit)
-DEFAULT_CYCLES: dict[str, tuple[int, int]] = {
+DEFAULT_CYCLES: dict[Grade, tuple[int, int]] = {
     Grade.H: (2, 7),
     Grade.A: (4, 15),
     Grade.B: (7, 30),

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.db import table_of
 from core.enums import Role
 from core.errors import PermissionDenied, ValidationError
 from core.i18n import N_
@@ -63,7 +64,7 @@ def enrol(session: Session, *, store_id: int, name: str, role: str, user_id: int
 @cache
 def _device_statement() -> Any:
     """Built once: the device by its token digest, with its store (columns, not objects)."""
-    device, store = KioskDevice.__table__.c, Store.__table__.c  # Core: no ORM query set-up
+    device, store = table_of(KioskDevice).c, table_of(Store).c  # Core: no ORM query set-up
     return (
         select(
             device.id,
@@ -74,7 +75,7 @@ def _device_statement() -> Any:
             store.timezone,
             store.default_locale,
         )
-        .join_from(KioskDevice.__table__, Store.__table__, store.id == device.store_id)
+        .join_from(table_of(KioskDevice), table_of(Store), store.id == device.store_id)
         .where(
             device.token_hash == bindparam("p_digest"),
             device.revoked_at.is_(None),
@@ -93,8 +94,8 @@ def kiosk_for_token(session: Session, token: str | None, now: datetime) -> Kiosk
         return None
     if row.last_seen_at is None or now - row.last_seen_at > SEEN_EVERY:
         session.execute(
-            update(KioskDevice.__table__)
-            .where(KioskDevice.__table__.c.id == row.id)
+            update(table_of(KioskDevice))
+            .where(table_of(KioskDevice).c.id == row.id)
             .values(last_seen_at=now)
         )
     return Kiosk(row.id, row.name, row.store_id, row.store_name, row.timezone, row.default_locale)
