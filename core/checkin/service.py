@@ -41,10 +41,12 @@ from core.db import UTCDateTime, expire_loaded, table_of
 from core.dispatch.models import Assignment
 from core.dispatch.rotation import (
     VisitAssignment,
-    assign_visit,
     candidates_statement,
     choose,
+    owner_columns,
     pool_from_rows,
+    record_assignment,
+    visit_columns,
 )
 from core.enums import (
     AssignmentReason,
@@ -186,10 +188,11 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     The store is locked first, so the customer, the queue and the loads read here are the ones
     the visit is dispatched against. Everything the check-in needs to know, the consultants'
     loads included, is read in one statement; the decision is made before anything is written.
-    The check-in then writes its own rows once each, and dispatch (``assign_visit``, the writer
-    the waiting queue and the desk use too) gives the visit and the opportunity to the chosen
-    consultant with the assignment. Validation happens before anything is written; a
-    repeated idempotency key returns the first result and writes nothing.
+    The check-in then writes each of its rows once, with the columns dispatch gives a visit and
+    an opportunity it hands to a consultant (``owner_columns``, ``visit_columns``: what the
+    waiting queue and the desk write too), and dispatch records the assignment. Validation
+    happens before anything is written; a repeated idempotency key returns the first result and
+    writes nothing.
     """
     lock_store(session, request.store_id)
     errors: dict[str, str] = {}
@@ -260,6 +263,8 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
         # A fresh consent is the customer's own new wish to be contacted.
         consent |= {"do_not_contact": False, "do_not_contact_at": None}
     opportunity: dict[str, Any] = {"last_visit_at": now}
+    if assigned:
+        opportunity |= owner_columns(decision)
     if values["car_model"] is not None or seen.opportunity_id is None:
         opportunity["car_model_id"] = values["car_model"]
     off_duty = assigned and preferred is not None and decision.consultant_id != preferred
@@ -310,18 +315,21 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             purpose=values["purpose"],
             car_model_id=values["car_model"],
             party_size=values["party_size"],
-            status=VisitStatus.WAITING.value,  # until dispatch gives it to the consultant
+            status=VisitStatus.WAITING.value,
             is_first_visit=not seen.had_visits,
             idempotency_key=request.idempotency_key,
             checked_in_at=now,
             waiting_candidates=None if assigned else decision.candidates,
-        ),
+            consultant_id=None,
+            assigned_at=None,
+        )
+        | (visit_columns(decision, now) if assigned else {}),
         invitation_id=seen.invitation_id,
     )
     customer_id, opportunity_id, visit_id = _write(session, rows)
     position = None
     if assigned:
-        assign_visit(
+        record_assignment(
             session,
             VisitAssignment(
                 store_id=request.store_id,

@@ -217,31 +217,44 @@ _tables = {
 }
 
 
+def owner_columns(decision: Decision) -> dict[str, Any]:
+    """The opportunity's columns once dispatch has given it to the decided consultant: theirs,
+    and out of the refill pool."""
+    return {"owner_id": decision.consultant_id, "pool_since": None, "pool_reason": None}
+
+
+def visit_columns(decision: Decision, at: datetime) -> dict[str, Any]:
+    """The visit's columns once dispatch has given it to the decided consultant."""
+    return {
+        "consultant_id": decision.consultant_id,
+        "status": VisitStatus.ASSIGNED.value,
+        "assigned_at": at,
+    }
+
+
 @cache
 def _assigning() -> tuple[Any, ...]:
     """The statements that give a visit to a consultant, built once (values as parameters)."""
     a, o, v, s = (_tables[k] for k in ("assignments", "opportunities", "visits", "settings"))
-    consultant = bindparam("p_consultant_id", type_=Integer)
     at = bindparam("p_at", type_=UTCDateTime)
     return (
         insert(a),
-        update(o)
-        .where(o.c.id == bindparam("p_opportunity_id", type_=Integer))
-        .values(owner_id=consultant, pool_since=None, pool_reason=None),
-        update(v)
-        .where(v.c.id == bindparam("p_visit_id", type_=Integer))
-        .values(consultant_id=consultant, status=VisitStatus.ASSIGNED.value, assigned_at=at),
-        update(s).where(s.c.user_id == consultant).values(last_walk_in_at=at),
+        update(s)
+        .where(s.c.user_id == bindparam("p_consultant_id", type_=Integer))
+        .values(last_walk_in_at=at),
+        update(o).where(o.c.id == bindparam("p_opportunity_id", type_=Integer)),
+        update(v).where(v.c.id == bindparam("p_visit_id", type_=Integer)),
     )
 
 
-def assign_visit(session: Session, given: VisitAssignment) -> None:
-    """The one writer of a visit's dispatch (check-in, the waiting queue, the desk): the
-    assignment with the reason and every candidate, the opportunity's new owner (out of the
-    refill pool), the visit's consultant, and the consultant's last walk-in (the rotation)."""
+def record_assignment(session: Session, given: VisitAssignment) -> None:
+    """The assignment of a visit, with the reason and every candidate, and the consultant's last
+    walk-in (the rotation's order). The caller writes ``owner_columns`` and ``visit_columns``
+    into the opportunity and the visit: the check-in as it inserts them, ``assign_visit``
+    otherwise."""
     decision = given.decision
     assert decision.consultant_id is not None
-    record, owner, visit, walk_in = _assigning()
+    record, walk_in, _owner, _visit = _assigning()
     session.execute(
         record,
         {
@@ -259,19 +272,24 @@ def assign_visit(session: Session, given: VisitAssignment) -> None:
             "candidates": decision.candidates,
         },
     )
-    ids = {
-        "p_consultant_id": decision.consultant_id,
-        "p_opportunity_id": given.opportunity_id,
-        "p_visit_id": given.visit_id,
-        "p_at": given.at,
-    }
-    session.execute(owner, ids)
-    session.execute(visit, ids)
-    session.execute(walk_in, ids)
+    session.execute(walk_in, {"p_consultant_id": decision.consultant_id, "p_at": given.at})
+    expire_loaded(session, ConsultantSettings, decision.consultant_id)
+
+
+def assign_visit(session: Session, given: VisitAssignment) -> None:
+    """Give a recorded visit (a waiting visitor, or one the desk sends elsewhere) and its
+    opportunity to the decided consultant: the assignment, the owner, the visit."""
+    record_assignment(session, given)
+    _record, _walk_in, owner, visit = _assigning()
+    session.execute(
+        owner.values(owner_columns(given.decision)), {"p_opportunity_id": given.opportunity_id}
+    )
+    session.execute(
+        visit.values(visit_columns(given.decision, given.at)), {"p_visit_id": given.visit_id}
+    )
     # Written with Core statements: objects this session already holds reload when next read.
     expire_loaded(session, Opportunity, given.opportunity_id)
     expire_loaded(session, Visit, given.visit_id)
-    expire_loaded(session, ConsultantSettings, decision.consultant_id)
 
 
 def preference(
