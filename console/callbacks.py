@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from console import bp
 from console.auth import roles
+from core.callbacks import claims, tasks
 from core.callbacks import service as callbacks
 from core.db import utcnow
 from core.enums import CallbackKind, CallbackOutcome, Role
@@ -44,7 +45,7 @@ def _errors(exc: ValidationError) -> dict[str, str]:
 def worklist():  # type: ignore[no-untyped-def]
     kind = request.args.get("kind") or None
     page = request.args.get("page", 1, type=int) or 1
-    result = callbacks.worklist(
+    result = tasks.worklist(
         db.session,
         current_user.store_id,
         _today(),
@@ -113,7 +114,7 @@ def _task_page(
     revealed: str | None = None,
     status: int = 200,
 ) -> Any:
-    detail = callbacks.task_detail(
+    detail = tasks.task_detail(
         db.session, current_user.store_id, task_id, current_user.id, utcnow()
     )
     return (
@@ -140,7 +141,7 @@ def callback(task_id: int):  # type: ignore[no-untyped-def]
 @roles(*CALLERS)
 def callback_claim(task_id: int):  # type: ignore[no-untyped-def]
     try:
-        callbacks.claim(db.session, current_user.store_id, task_id, current_user.id, utcnow())
+        claims.claim(db.session, current_user.store_id, task_id, current_user.id, utcnow())
     except NotFound:
         raise
     except DomainError as exc:
@@ -153,7 +154,7 @@ def callback_claim(task_id: int):  # type: ignore[no-untyped-def]
 @roles(*CALLERS)
 def callback_release(task_id: int):  # type: ignore[no-untyped-def]
     try:
-        callbacks.release(db.session, current_user.store_id, task_id, current_user.id)
+        claims.release(db.session, current_user.store_id, task_id, current_user.id)
     except NotFound:
         raise
     except DomainError as exc:
@@ -167,7 +168,7 @@ def callback_release(task_id: int):  # type: ignore[no-untyped-def]
 @roles(*CALLERS)
 def callback_reveal(task_id: int):  # type: ignore[no-untyped-def]
     try:
-        mobile = callbacks.reveal_task_mobile(
+        mobile = claims.reveal_task_mobile(
             db.session, current_user.store_id, task_id, current_user.id, utcnow()
         )
     except NotFound:

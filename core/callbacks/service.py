@@ -1,12 +1,9 @@
-"""Customer service's callbacks (DESIGN.md section 3 steps 5-8): the worklist, claiming a task,
-and recording the call with its questionnaire and outcome.
+"""Recording a callback (DESIGN.md section 3 steps 5-8): the call's result, the questionnaire
+and the outcome, and handing the refill pool out on demand.
 
-The nightly run (core/nightly.py) fills the worklist; tasks created by hand work the same way.
-
-**Claims.** An agent claims a task before calling, with one conditional UPDATE: it succeeds when
-the task is open and nobody else holds a *live* claim (younger than ``CLAIM_TTL``). A claim left
-idle longer is released without a background job: the worklist and the next claim simply treat
-it as free. Every save by the claimer refreshes the claim.
+The nightly run (core/nightly/run.py) fills the worklist (core/callbacks/tasks.py); an agent
+claims a task before calling (core/callbacks/claims.py), and every save by the claimer refreshes
+the claim.
 
 **Call results that were not a conversation.** *No answer* and *busy* are retried the next day
 (outcome UNREACHABLE, picked up by the nightly run) until the store's retry limit is used up
@@ -39,22 +36,20 @@ re-assesses at the visit), or dormant with CS when the customer is to be called 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from core import audit
+from core.callbacks.claims import claim_is_live, keep_claim
 from core.callbacks.models import CallbackAnswers, CallbackTask
-from core.checkin.models import Visit
-from core.db import rowcount
 from core.dispatch.load import grade_counts_towards_load
 from core.dispatch.models import Assignment
 from core.dispatch.team import Seat, seats
 from core.enums import (
-    CALLBACK_KIND_PRIORITY,
     AssignmentReason,
     CallbackKind,
     CallbackOutcome,
@@ -72,20 +67,14 @@ from core.i18n import N_
 from core.locks import lock_store
 from core.nightly.run import refill, store_context
 from core.opportunities.closing import close_opportunity
-from core.opportunities.customers import reveal_mobile
-from core.opportunities.models import ConsentRecord, Customer, FollowUp, Invitation, Opportunity
-from core.phone import mask_mobile
+from core.opportunities.models import ConsentRecord, Customer, Invitation, Opportunity
 from core.rules.rulesets import current_rules
-from core.stores.models import User
 from core.stores.service import store_timezone
 from core.timeutil import local_date, local_moment
 
-CLAIM_TTL = timedelta(minutes=30)
-PER_PAGE = 25
 TEXT_MAX = 500
 BRAND_MAX = 40
 OTHER_BRANDS_MAX = 200
-RECENT = 3  # follow-ups, visits and earlier calls shown on the task
 
 # The brands customers buy instead, as stored (the store's language) and as an English msgid.
 BRANDS: tuple[tuple[str, str], ...] = (
@@ -122,404 +111,10 @@ YES, NO = "yes", "no"
 # --- the worklist ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WorklistRow:
-    task_id: int
-    customer_id: int
-    surname: str
-    title: str | None
-    masked_mobile: str
-    kind: str
-    due_on: date
-    days_late: int  # 0: due today
-    stall_rule: str | None
-    stall_overdue_days: int | None
-    attempt: int
-    consultant_name: str | None
-    grade: str | None
-    opportunity_status: str | None
-    mine: bool  # claimed by the agent looking: "continue"
-    busy_with: str | None  # another agent holds a live claim: "being called by X"
-
-    @property
-    def overdue(self) -> bool:
-        return self.days_late > 0
-
-
-@dataclass(frozen=True)
-class Worklist:
-    rows: list[WorklistRow]
-    counts: dict[str, int]  # every kind, today's open tasks
-    overdue: int
-    total: int  # all kinds
-    filtered: int  # the kind shown
-    kind: str | None
-    page: int
-    pages: int
-
-
-def worklist(
-    session: Session,
-    store_id: int,
-    today: date,
-    agent_id: int,
-    now: datetime,
-    *,
-    kind: str | None = None,
-    page: int = 1,
-    per_page: int = PER_PAGE,
-) -> Worklist:
-    """Today's open tasks (due today or overdue) of the store: the agent's own claim first, then
-    overdue, then by kind priority and age. Counts per kind and one page of rows: two
-    statements, whatever the number of tasks."""
-    if kind not in {k.value for k in CallbackKind}:
-        kind = None
-    today_open = (
-        CallbackTask.store_id == store_id,
-        CallbackTask.status == CallbackStatus.OPEN.value,
-        CallbackTask.due_on <= today,
-    )
-    late = CallbackTask.due_on < today
-    counts: dict[str, int] = {k.value: 0 for k in CallbackKind}
-    overdue = 0
-    for task_kind, n, n_late in session.execute(
-        select(CallbackTask.kind, func.count(), func.sum(case((late, 1), else_=0)))
-        .where(*today_open)
-        .group_by(CallbackTask.kind)
-    ):
-        counts[task_kind] = int(n)
-        overdue += int(n_late or 0)
-    total = sum(counts.values())
-    filtered = counts[kind] if kind else total
-    pages = max(1, -(-filtered // per_page))
-    page = min(max(1, page), pages)
-
-    consultant, claimer = aliased(User), aliased(User)
-    mine = CallbackTask.claimed_by == agent_id
-    priority = case(
-        *[(CallbackTask.kind == k.value, p) for k, p in CALLBACK_KIND_PRIORITY.items()],
-        else_=99,
-    )
-    query = (
-        select(
-            CallbackTask,
-            Customer.surname,
-            Customer.title,
-            Customer.mobile,
-            consultant.display_name,
-            claimer.display_name,
-            Opportunity.grade,
-            Opportunity.status,
-        )
-        .join(Customer, Customer.id == CallbackTask.customer_id)
-        .outerjoin(consultant, consultant.id == CallbackTask.consultant_id)
-        .outerjoin(claimer, claimer.id == CallbackTask.claimed_by)
-        .outerjoin(Opportunity, Opportunity.id == CallbackTask.opportunity_id)
-        .where(*today_open)
-        .order_by(
-            case((mine, 0), else_=1),
-            case((late, 0), else_=1),
-            priority,
-            CallbackTask.due_on,
-            CallbackTask.created_at,
-            CallbackTask.id,
-        )
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    if kind:
-        query = query.where(CallbackTask.kind == kind)
-    cutoff = now - CLAIM_TTL
-    rows = [
-        WorklistRow(
-            task_id=task.id,
-            customer_id=task.customer_id,
-            surname=surname,
-            title=title,
-            masked_mobile=mask_mobile(mobile),
-            kind=task.kind,
-            due_on=task.due_on,
-            days_late=(today - task.due_on).days,
-            stall_rule=task.stall_rule,
-            stall_overdue_days=task.overdue_days,
-            attempt=task.attempt,
-            consultant_name=consultant_name,
-            grade=grade,
-            opportunity_status=opp_status,
-            mine=task.claimed_by == agent_id,
-            busy_with=(
-                claimer_name
-                if task.claimed_by not in (None, agent_id)
-                and task.claimed_at is not None
-                and task.claimed_at >= cutoff
-                else None
-            ),
-        )
-        for task, surname, title, mobile, consultant_name, claimer_name, grade, opp_status in (
-            session.execute(query)
-        )
-    ]
-    return Worklist(rows, counts, overdue, total, filtered, kind, page, pages)
-
-
 # --- claiming ----------------------------------------------------------------------------------
 
 
-def _refusal(
-    session: Session,
-    store_id: int,
-    task_id: int,
-    otherwise: str = N_("Another agent is calling this customer."),
-) -> DomainError:
-    """Why a conditional update on a task touched no row (only asked after a refusal)."""
-    row = session.execute(
-        select(CallbackTask.store_id, CallbackTask.status).where(CallbackTask.id == task_id)
-    ).first()
-    if row is None or row.store_id != store_id:
-        return NotFound("callback_task")
-    if row.status != CallbackStatus.OPEN.value:
-        return DomainError(N_("This callback is already closed."))
-    return DomainError(otherwise)
-
-
-def claim(session: Session, store_id: int, task_id: int, agent_id: int, now: datetime) -> None:
-    """Take the task for a call: one conditional UPDATE, so two agents never both get it. A
-    claim idle for longer than CLAIM_TTL may be taken over. Claiming gives back any other task
-    the agent held (one call at a time)."""
-    taken = session.execute(
-        update(CallbackTask)
-        .where(
-            CallbackTask.id == task_id,
-            CallbackTask.store_id == store_id,
-            CallbackTask.status == CallbackStatus.OPEN.value,
-            or_(
-                CallbackTask.claimed_by.is_(None),
-                CallbackTask.claimed_by == agent_id,
-                CallbackTask.claimed_at < now - CLAIM_TTL,
-            ),
-        )
-        .values(claimed_by=agent_id, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(taken) != 1:
-        raise _refusal(session, store_id, task_id)
-    session.execute(
-        update(CallbackTask)
-        .where(
-            CallbackTask.store_id == store_id,
-            CallbackTask.claimed_by == agent_id,
-            CallbackTask.status == CallbackStatus.OPEN.value,
-            CallbackTask.id != task_id,
-        )
-        .values(claimed_by=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.expire_all()
-
-
-def release(session: Session, store_id: int, task_id: int, agent_id: int) -> None:
-    """Give the task back to the worklist. Only the agent holding it may."""
-    done = session.execute(
-        update(CallbackTask)
-        .where(
-            CallbackTask.id == task_id,
-            CallbackTask.store_id == store_id,
-            CallbackTask.status == CallbackStatus.OPEN.value,
-            CallbackTask.claimed_by == agent_id,
-        )
-        .values(claimed_by=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(done) != 1:
-        raise _refusal(session, store_id, task_id, N_("You are not calling this customer."))
-    session.expire_all()
-
-
-def _keep_claim(
-    session: Session, store_id: int, task_id: int, agent_id: int, now: datetime
-) -> None:
-    """The claimer is still at work: refresh the claim, or refuse when it is not theirs. A claim
-    the agent let go idle is still theirs as long as nobody else took the task over."""
-    kept = session.execute(
-        update(CallbackTask)
-        .where(
-            CallbackTask.id == task_id,
-            CallbackTask.store_id == store_id,
-            CallbackTask.status == CallbackStatus.OPEN.value,
-            CallbackTask.claimed_by == agent_id,
-        )
-        .values(claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(kept) != 1:
-        raise _refusal(
-            session, store_id, task_id, N_("Claim this callback before you call the customer.")
-        )
-
-
-def reveal_task_mobile(
-    session: Session, store_id: int, task_id: int, agent_id: int, now: datetime
-) -> str:
-    """The customer's full number, only for the task the agent is working; audit-logged."""
-    _keep_claim(session, store_id, task_id, agent_id, now)
-    customer_id = session.scalar(select(CallbackTask.customer_id).where(CallbackTask.id == task_id))
-    assert customer_id is not None
-    return reveal_mobile(session, store_id, customer_id, agent_id)
-
-
 # --- one task, as the agent sees it ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TaskDetail:
-    task_id: int
-    status: str
-    kind: str
-    due_on: date
-    stall_rule: str | None
-    stall_overdue_days: int | None
-    attempt: int
-    retry_limit: int
-    customer_id: int
-    surname: str
-    title: str | None
-    masked_mobile: str
-    do_not_contact: bool
-    consultant_id: int | None
-    consultant_name: str | None
-    claimed_by_me: bool
-    busy_with: str | None
-    call_result: str | None
-    outcome: str | None
-    opportunity_id: int | None
-    grade: str | None
-    opportunity_status: str | None
-    owner_name: str | None
-    in_pool: bool
-    last_follow_up_at: datetime | None
-    last_visit_at: datetime | None
-    next_follow_up_due: date | None
-    defeat_reason: str | None
-    competitor_brand: str | None
-    close_note: str | None
-    follow_ups: list[dict[str, Any]] = field(default_factory=list)
-    visits: list[dict[str, Any]] = field(default_factory=list)
-    earlier_calls: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status == CallbackStatus.OPEN.value
-
-    @property
-    def last_attempt(self) -> bool:
-        return self.attempt >= self.retry_limit
-
-
-def task_detail(
-    session: Session, store_id: int, task_id: int, agent_id: int, now: datetime
-) -> TaskDetail:
-    """The task with the customer, the consultant concerned, the opportunity and a summary of
-    the latest follow-ups, visits and calls: five statements."""
-    consultant, claimer, owner = aliased(User), aliased(User), aliased(User)
-    row = session.execute(
-        select(
-            CallbackTask,
-            Customer,
-            consultant.display_name,
-            claimer.display_name,
-            Opportunity,
-            owner.display_name,
-        )
-        .join(Customer, Customer.id == CallbackTask.customer_id)
-        .outerjoin(consultant, consultant.id == CallbackTask.consultant_id)
-        .outerjoin(claimer, claimer.id == CallbackTask.claimed_by)
-        .outerjoin(Opportunity, Opportunity.id == CallbackTask.opportunity_id)
-        .outerjoin(owner, owner.id == Opportunity.owner_id)
-        .where(CallbackTask.id == task_id, CallbackTask.store_id == store_id)
-    ).first()
-    if row is None:
-        raise NotFound("callback_task")
-    task, customer, consultant_name, claimer_name, opp, owner_name = row
-    retry_limit = current_rules(session, store_id).callback_retry_limit
-    live = task.claimed_at is not None and task.claimed_at >= now - CLAIM_TTL
-    staff = aliased(User)
-    follow_ups = [
-        {"at": f.occurred_at, "kind": f.kind, "by": name, "outcome": f.outcome}
-        for f, name in session.execute(
-            select(FollowUp, staff.display_name)
-            .join(staff, staff.id == FollowUp.consultant_id)
-            .join(Opportunity, Opportunity.id == FollowUp.opportunity_id)
-            .where(Opportunity.customer_id == customer.id)
-            .order_by(FollowUp.occurred_at.desc())
-            .limit(RECENT)
-        )
-    ]
-    visits = [
-        {"at": v.checked_in_at, "purpose": v.purpose, "status": v.status, "consultant": name}
-        for v, name in session.execute(
-            select(Visit, staff.display_name)
-            .outerjoin(staff, staff.id == Visit.consultant_id)
-            .where(Visit.customer_id == customer.id)
-            .order_by(Visit.checked_in_at.desc())
-            .limit(RECENT)
-        )
-    ]
-    earlier = [
-        {
-            "at": t.completed_at,
-            "kind": t.kind,
-            "call_result": t.call_result,
-            "outcome": t.outcome,
-            "by": name,
-            "note": t.note,
-        }
-        for t, name in session.execute(
-            select(CallbackTask, staff.display_name)
-            .outerjoin(staff, staff.id == CallbackTask.completed_by)
-            .where(
-                CallbackTask.customer_id == customer.id,
-                CallbackTask.id != task.id,
-                CallbackTask.status == CallbackStatus.DONE.value,
-            )
-            .order_by(CallbackTask.completed_at.desc())
-            .limit(RECENT)
-        )
-    ]
-    return TaskDetail(
-        task_id=task.id,
-        status=task.status,
-        kind=task.kind,
-        due_on=task.due_on,
-        stall_rule=task.stall_rule,
-        stall_overdue_days=task.overdue_days,
-        attempt=task.attempt,
-        retry_limit=retry_limit,
-        customer_id=customer.id,
-        surname=customer.surname,
-        title=customer.title,
-        masked_mobile=mask_mobile(customer.mobile),
-        do_not_contact=customer.do_not_contact,
-        consultant_id=task.consultant_id,
-        consultant_name=consultant_name,
-        claimed_by_me=task.claimed_by == agent_id,
-        busy_with=claimer_name if task.claimed_by not in (None, agent_id) and live else None,
-        call_result=task.call_result,
-        outcome=task.outcome,
-        opportunity_id=opp.id if opp else None,
-        grade=opp.grade if opp else None,
-        opportunity_status=opp.status if opp else None,
-        owner_name=owner_name,
-        in_pool=bool(opp and opp.pool_since is not None),
-        last_follow_up_at=opp.last_follow_up_at if opp else None,
-        last_visit_at=opp.last_visit_at if opp else None,
-        next_follow_up_due=opp.next_follow_up_due if opp else None,
-        defeat_reason=opp.defeat_reason if opp else None,
-        competitor_brand=opp.competitor_brand if opp else None,
-        close_note=opp.close_note if opp else None,
-        follow_ups=follow_ups,
-        visits=visits,
-        earlier_calls=earlier,
-    )
 
 
 # --- recording the call ------------------------------------------------------------------------
@@ -746,7 +341,7 @@ def record_callback(
     if task.status != CallbackStatus.OPEN.value:
         raise DomainError(N_("This callback is already closed."))
     if task.claimed_by != agent_id:
-        if task.claimed_by is not None and task.claimed_at and task.claimed_at >= now - CLAIM_TTL:
+        if task.claimed_by is not None and claim_is_live(task.claimed_at, now):
             raise DomainError(N_("Another agent is calling this customer."))
         raise DomainError(N_("Claim this callback before you call the customer."))
     opp = session.get(Opportunity, task.opportunity_id) if task.opportunity_id else None
@@ -754,7 +349,7 @@ def record_callback(
     today = local_date(now, timezone)
     parsed = _validate(form, opp, now, today, timezone)
     # Guards against a takeover between reading the task and now (the row is locked from here).
-    _keep_claim(session, store_id, task_id, agent_id, now)
+    keep_claim(session, store_id, task_id, agent_id, now)
     session.refresh(task)
 
     task.status = CallbackStatus.DONE.value

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from core.callbacks import claims
 from core.callbacks import service as callbacks
 from core.callbacks.models import CallbackTask
 from core.db import utcnow
@@ -22,7 +23,7 @@ def _race(app_engine, store_id, task_id, agents, now):
             with Session(app_engine) as session:
                 start.wait(timeout=30)
                 try:
-                    callbacks.claim(session, store_id, task_id, agent_id, now)
+                    claims.claim(session, store_id, task_id, agent_id, now)
                     session.commit()
                     won.append(agent_id)
                 except DomainError as exc:
@@ -51,7 +52,7 @@ def test_two_agents_at_once_only_one_gets_the_callback(app_engine, committed):
         assert refused == ["Another agent is calling this customer."]
         with Session(app_engine) as session:
             assert session.get(CallbackTask, task.id).claimed_by == won[0]
-            callbacks.release(session, store.id, task.id, won[0])
+            claims.release(session, store.id, task.id, won[0])
             session.commit()
 
 
@@ -107,7 +108,7 @@ def test_recording_and_a_takeover_at_once_never_both_succeed(app_engine, committ
             with Session(app_engine) as session:
                 start.wait(timeout=30)
                 try:
-                    callbacks.claim(session, store.id, task.id, other.id, now)
+                    claims.claim(session, store.id, task.id, other.id, now)
                     session.commit()
                     outcomes["take"] = "ok"
                 except DomainError as exc:

@@ -8,9 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from core.audit import AuditEvent
+from core.callbacks import claims, tasks
 from core.callbacks import service as callbacks
+from core.callbacks.claims import claim, release
 from core.callbacks.models import CallbackAnswers, CallbackTask
-from core.callbacks.service import CallbackForm, claim, record_callback, release, worklist
+from core.callbacks.service import CallbackForm, record_callback
+from core.callbacks.tasks import worklist
 from core.checkin import service as checkin
 from core.dispatch.models import Assignment
 from core.enums import Role
@@ -265,17 +268,17 @@ def test_a_closed_or_foreign_task_cannot_be_claimed(factory, session, shop):
     with pytest.raises(NotFound):
         claim(session, store.id, foreign.id, agent.id, NOW)
     with pytest.raises(NotFound):
-        callbacks.task_detail(session, store.id, foreign.id, agent.id, NOW)
+        tasks.task_detail(session, store.id, foreign.id, agent.id, NOW)
 
 
 def test_the_full_number_only_for_the_task_being_worked_and_audited(factory, session, shop):
     store, anna, _bob, agent = shop
     task, _ = dormant_task(factory, store, anna)
     with pytest.raises(DomainError, match="Claim this callback"):
-        callbacks.reveal_task_mobile(session, store.id, task.id, agent.id, NOW)
+        claims.reveal_task_mobile(session, store.id, task.id, agent.id, NOW)
     claim(session, store.id, task.id, agent.id, NOW)
     later = NOW + timedelta(minutes=20)
-    mobile = callbacks.reveal_task_mobile(session, store.id, task.id, agent.id, later)
+    mobile = claims.reveal_task_mobile(session, store.id, task.id, agent.id, later)
     session.expire_all()
     assert mobile == task.customer.mobile and task.claimed_at == later  # activity keeps it
     [event] = audits(session, store, "reveal_mobile")
@@ -743,7 +746,7 @@ def test_no_change_records_the_answers_for_the_consultant(factory, session, shop
         session, store, task, agent, replace(NOT_BOUGHT, outcome="no_change", note="下周再联系顾问")
     )
     assert (task.status, task.outcome, opp.owner_id, opp.grade) == ("done", None, anna.id, "A")
-    profile_answers = callbacks.task_detail(session, store.id, task.id, agent.id, NOW)
+    profile_answers = tasks.task_detail(session, store.id, task.id, agent.id, NOW)
     assert profile_answers.status == "done"
     from core.opportunities.customers import customer_profile
 
@@ -770,7 +773,7 @@ def test_the_task_screen_summary_is_a_fixed_number_of_statements(factory, sessio
     store, anna, _bob, agent = shop
     task, opp = stalled_task(factory, store, anna)
     with count_statements(engine) as small:
-        detail = callbacks.task_detail(session, store.id, task.id, agent.id, NOW)
+        detail = tasks.task_detail(session, store.id, task.id, agent.id, NOW)
     assert (detail.kind, detail.stall_rule, detail.stall_overdue_days) == (
         "stalled",
         "follow_up",
@@ -780,6 +783,6 @@ def test_the_task_screen_summary_is_a_fixed_number_of_statements(factory, sessio
     for _ in range(6):
         factory.visit(task.customer, consultant=anna, opportunity_id=opp.id)
     with count_statements(engine) as large:
-        detail = callbacks.task_detail(session, store.id, task.id, agent.id, NOW)
+        detail = tasks.task_detail(session, store.id, task.id, agent.id, NOW)
     assert len(detail.visits) == 3 and len(small) == len(large)
     assert session.scalar(select(func.count()).select_from(Opportunity)) >= 1
