@@ -9,10 +9,9 @@ from typing import Any
 
 from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core.db import configure_sqlite
 from extensions import babel, csrf, db, limiter, migrate
 from settings import database_url, redis_url
 
@@ -38,17 +37,6 @@ def _secret_key(instance_path: Path) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     return path.read_text().strip()
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """SQLite: enforce foreign keys and wait for a lock instead of failing at once."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -81,6 +69,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            configure_sqlite(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

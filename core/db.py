@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, MetaData
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -66,3 +67,21 @@ def one_of(column: str, values: Iterable[str], *, nullable: bool = False) -> Che
 
 def fk(target: str, ondelete: str | None = None, use_alter: bool = False, **kw: Any) -> Any:
     return mapped_column(ForeignKey(target, ondelete=ondelete, use_alter=use_alter), **kw)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def configure_sqlite(engine: Engine) -> Engine:
+    """On SQLite, every new connection of ``engine`` enforces foreign keys, waits for a lock
+    instead of failing at once and uses the write-ahead log (readers do not block the writer).
+    The app, the worker and the tests call it on each engine they make; other databases are left
+    as they are. Calling it twice attaches the listener once."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
