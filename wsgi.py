@@ -13,10 +13,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.db import configure_sqlite
 from extensions import babel, csrf, db, limiter, migrate
-from settings import database_url, redis_url
+from settings import DEFAULT_LANGUAGE, LANGUAGES, database_url, redis_url
 
 ROOT = Path(__file__).resolve().parent
-LANGUAGES = ("zh", "en")
 
 
 class HttpsAwareSessionInterface(SecureCookieSessionInterface):
@@ -77,13 +76,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
 
-    from console import auth as console_auth
-    from console import bp as console_bp
+    # The views modules register their routes on their blueprint when imported.
+    from console import analytics, auth, callbacks, opportunity, reception, rules  # noqa: F401
+    from console import views as console_views  # noqa: F401
+    from console.blueprint import bp as console_bp
     from jobs import init_app as init_jobs
-    from kiosk import bp as kiosk_bp
+    from kiosk import views as kiosk_views  # noqa: F401
+    from kiosk.blueprint import bp as kiosk_bp
     from web import commands, errors, labels, lobby, views
 
-    console_auth.init_login(app)
+    auth.init_login(app)
     init_jobs(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(console_bp)
@@ -104,7 +106,7 @@ def _select_locale() -> str:
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return "zh"
+    return DEFAULT_LANGUAGE
 
 
 def _select_timezone() -> str:
