@@ -7,6 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = ROOT / "instance"
+LANGUAGES = ("zh", "en")  # the interface languages; the first is the default
+DEFAULT_LANGUAGE = LANGUAGES[0]
 
 
 def database_url(instance_path: Path = INSTANCE) -> str:

@@ -9,15 +9,13 @@ from typing import Any
 
 from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core.db import configure_sqlite
 from extensions import babel, csrf, db, limiter, migrate
-from settings import database_url, redis_url
+from settings import DEFAULT_LANGUAGE, LANGUAGES, database_url, redis_url
 
 ROOT = Path(__file__).resolve().parent
-LANGUAGES = ("zh", "en")
 
 
 class HttpsAwareSessionInterface(SecureCookieSessionInterface):
@@ -38,17 +36,6 @@ def _secret_key(instance_path: Path) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     return path.read_text().strip()
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """SQLite: enforce foreign keys and wait for a lock instead of failing at once."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -81,18 +68,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            configure_sqlite(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
 
-    from console import auth as console_auth
-    from console import bp as console_bp
+    # The views modules register their routes on their blueprint when imported.
+    from console import analytics, auth, callbacks, opportunity, reception, rules  # noqa: F401
+    from console import views as console_views  # noqa: F401
+    from console.blueprint import bp as console_bp
     from jobs import init_app as init_jobs
-    from kiosk import bp as kiosk_bp
+    from kiosk import views as kiosk_views  # noqa: F401
+    from kiosk.blueprint import bp as kiosk_bp
     from web import commands, errors, labels, lobby, views
 
-    console_auth.init_login(app)
+    auth.init_login(app)
     init_jobs(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(console_bp)
@@ -113,7 +106,7 @@ def _select_locale() -> str:
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return "zh"
+    return DEFAULT_LANGUAGE
 
 
 def _select_timezone() -> str:

@@ -13,8 +13,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from console import analytics_tables, bp
+from console import analytics_tables
 from console.auth import roles
+from console.blueprint import bp
 from core.analytics import report as analytics
 from core.analytics.exports import ExportTable, to_csv, to_xlsx
 from core.db import utcnow

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_user, logout_user
 
-from console import bp
+from console.blueprint import bp
 from core.errors import AuthenticationFailed
 from core.stores.auth import StaffIdentity, authenticate, load_identity, set_locale
 from extensions import db, limiter, login_manager

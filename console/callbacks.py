@@ -14,8 +14,8 @@ from flask_babel import format_date, format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from console import bp
 from console.auth import roles
+from console.blueprint import bp
 from core.callbacks import claims, tasks
 from core.callbacks import service as callbacks
 from core.db import utcnow

@@ -13,8 +13,9 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from console import bp, reception
+from console import reception
 from console.auth import roles
+from console.blueprint import bp
 from core.db import utcnow
 from core.enums import ASSESSABLE, ActivityKind, DefeatReason, Role
 from core.errors import DomainError, NotFound, ValidationError

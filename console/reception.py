@@ -13,8 +13,8 @@ from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 
-from console import bp
 from console.auth import roles
+from console.blueprint import bp
 from core.checkin import floor, screens
 from core.checkin import service as checkin
 from core.checkin.models import Visit

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from console import bp
 from console.auth import roles
+from console.blueprint import bp
 from core.db import utcnow
 from core.dispatch.team import consultant_loads
 from core.enums import Role

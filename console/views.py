@@ -6,8 +6,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from console import bp, reception
+from console import reception
 from console.auth import roles
+from console.blueprint import bp
 from core.analytics import dashboard
 from core.db import utcnow
 from core.dispatch.team import consultant_loads

@@ -19,8 +19,10 @@ from sqlalchemy import (
     MetaData,
     Result,
     Table,
+    event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
@@ -99,3 +101,21 @@ def rowcount(result: Result[Any]) -> int:
     """The number of rows an UPDATE or DELETE changed."""
     assert isinstance(result, CursorResult)
     return int(result.rowcount or 0)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def configure_sqlite(engine: Engine) -> Engine:
+    """On SQLite, every new connection of ``engine`` enforces foreign keys, waits for a lock
+    instead of failing at once and uses the write-ahead log (readers do not block the writer).
+    The app, the worker and the tests call it on each engine they make; other databases are left
+    as they are. Calling it twice attaches the listener once."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine

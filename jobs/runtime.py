@@ -13,15 +13,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from core.db import configure_sqlite
 from core.nightly import jobruns
 from settings import database_url
 
 
 @cache
 def _worker_engine(url: str) -> Engine:
-    import wsgi  # noqa: F401  (registers the SQLite pragmas listener)
-
-    return create_engine(url, pool_pre_ping=True)
+    return configure_sqlite(create_engine(url, pool_pre_ping=True))
 
 
 def engine() -> Engine:

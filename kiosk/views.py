@@ -58,10 +58,10 @@ from core.stores import kiosks
 from core.stores.auth import verify_credentials
 from core.stores.service import CarModelChoice, car_models
 from extensions import db, limiter
-from kiosk import bp
+from kiosk.blueprint import bp
+from settings import DEFAULT_LANGUAGE, LANGUAGES
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, current_kiosk
 from web.sealed import seal, unseal
-from wsgi import LANGUAGES
 
 STATE = "checkin"  # the check-in in progress
 DONE = "checkin_done"  # what the done screen shows, once
@@ -132,7 +132,7 @@ def kiosk_context() -> dict[str, Any]:
 
 def _default_lang() -> str:
     kiosk = current_kiosk()
-    return kiosk.locale if kiosk and kiosk.locale in LANGUAGES else "zh"
+    return kiosk.locale if kiosk and kiosk.locale in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _page(template: str, status: int = 200, *, idle: int | None = None, **context: Any):  # type: ignore[no-untyped-def]

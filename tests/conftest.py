@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from core.db import configure_sqlite
 from settings import database_url as configured_database_url
 
 if TYPE_CHECKING:
@@ -109,18 +110,9 @@ def app(database_url: str, redis_url: str | None, tmp_path_factory: pytest.TempP
 @pytest.fixture(scope="session")
 def engine(app) -> Iterator[Engine]:
     """A plain SQLAlchemy engine on the migrated test database (no Flask)."""
-    eng = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    if eng.dialect.name == "sqlite":
-        event.listen(eng, "connect", _sqlite_connect)
+    eng = configure_sqlite(create_engine(app.config["SQLALCHEMY_DATABASE_URI"]))
     yield eng
     eng.dispose()
-
-
-def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from core.stores.auth import set_locale
 from extensions import db
+from settings import LANGUAGES
 from web.kiosk_device import is_kiosk_request
-from wsgi import LANGUAGES
 
 bp = Blueprint("web", __name__)
 

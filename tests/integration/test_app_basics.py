@@ -149,3 +149,28 @@ def test_sign_in_attempts_are_rate_limited(app, committed):
         statuses.append(client.post("/console/login", data=form).status_code)
     assert statuses[:20] == [401] * 20
     assert statuses[20:] == [429, 429]
+
+
+def test_every_engine_gets_the_sqlite_pragmas(app, monkeypatch, tmp_path):
+    """One function sets them (core.db.configure_sqlite): on the app's engine, on a bare worker's
+    and on nobody else's (no global listener on every Engine)."""
+    from sqlalchemy import create_engine, text
+
+    from extensions import db
+    from jobs import runtime
+
+    def pragmas(engine):  # type: ignore[no-untyped-def]
+        with engine.connect() as conn:
+            return tuple(
+                conn.execute(text(f"PRAGMA {name}")).scalar()
+                for name in ("foreign_keys", "busy_timeout", "journal_mode")
+            )
+
+    url = f"sqlite:///{tmp_path / 'worker.db'}"
+    monkeypatch.setattr(runtime, "database_url", lambda: url)
+    assert pragmas(runtime.engine()) == (1, 10000, "wal")
+    runtime._worker_engine.cache_clear()
+    assert pragmas(create_engine(f"sqlite:///{tmp_path / 'plain.db'}")) == (0, 5000, "delete")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            assert pragmas(db.engine) == (1, 10000, "wal")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from core.callbacks.models import CallbackTask
 from core.checkin.models import Visit
-from core.db import Base
+from core.db import Base, configure_sqlite
 from core.enums import CallbackKind, CallbackStatus, Role, VisitStatus
 from core.opportunities.models import Customer, Opportunity
 from core.rules.models import RuleSet
@@ -23,14 +22,7 @@ TODAY = date(2026, 11, 29)
 
 
 def _engine() -> Engine:
-    engine = create_engine("sqlite://")
-
-    @event.listens_for(engine, "connect")
-    def _foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
+    engine = configure_sqlite(create_engine("sqlite://"))
     Base.metadata.create_all(engine)
     return engine
 
