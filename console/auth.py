@@ -25,6 +25,8 @@ from console.blueprint import bp
 from core.errors import AuthenticationFailed
 from core.stores.auth import StaffIdentity, authenticate, load_identity, set_locale
 from extensions import db, limiter, login_manager
+from web.errors import database_down
+from web.forms import is_ascii_int
 from web.kiosk_device import is_kiosk_request
 
 PUBLIC_ENDPOINTS = {"console.login"}
@@ -54,7 +56,9 @@ def init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> StaffUser | None:
-        identity = load_identity(db.session, int(user_id)) if user_id.isdigit() else None
+        if database_down():  # the error page of an outage opens signed out, without a query
+            return None
+        identity = load_identity(db.session, int(user_id)) if is_ascii_int(user_id) else None
         return StaffUser(identity) if identity and identity.active else None
 
     @login_manager.unauthorized_handler

@@ -18,7 +18,7 @@ from console.auth import roles
 from console.blueprint import bp
 from core.db import utcnow
 from core.enums import ASSESSABLE, ActivityKind, DefeatReason, Role
-from core.errors import DomainError, NotFound, ValidationError
+from core.errors import ValidationError
 from core.opportunities import actions as opportunities
 from core.opportunities.customers import customer_profile, reveal_mobile
 from core.opportunities.models import Customer, Opportunity
@@ -27,7 +27,7 @@ from core.scoping import get_in_store
 from core.stores.service import car_models
 from core.timeutil import local_date, local_moment
 from extensions import db
-from web.refusals import refuse
+from web.refusals import redirect_on_refusal
 
 CUSTOMER_ROLES = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER)
 
@@ -36,23 +36,23 @@ def _errors(exc: ValidationError) -> dict[str, str]:
     return {field: _(message) for field, message in exc.errors.items()}
 
 
+def _to_customer(opportunity_id: int, **_: Any) -> str:
+    """Where a refused action on an opportunity goes: its customer (another store's is a 404)."""
+    found = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
+    return url_for("console.customer", customer_id=found.customer_id)
+
+
 def _owned(view: Callable[..., Any]) -> Callable[..., Any]:
     """Open the view only on an open opportunity the signed-in consultant owns (core's rule),
-    passing it and its customer; otherwise redirect to the customer with the reason. Another
-    store's record is a 404."""
+    passing it and its customer; a refusal (see ``_to_customer``) sends the consultant to the
+    customer with the reason."""
 
     @wraps(view)
+    @redirect_on_refusal(_to_customer)
     def wrapper(opportunity_id: int) -> Any:
-        try:
-            opportunity = opportunities.owned_open(
-                db.session, current_user.store_id, opportunity_id, current_user.id
-            )
-        except NotFound:
-            raise
-        except DomainError as exc:
-            found = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
-            refuse(exc)
-            return redirect(url_for("console.customer", customer_id=found.customer_id))
+        opportunity = opportunities.owned_open(
+            db.session, current_user.store_id, opportunity_id, current_user.id
+        )
         return view(opportunity, opportunity.customer)
 
     return wrapper
@@ -79,13 +79,6 @@ def _page(
         ),
         status,
     )
-
-
-def _domain_refusal(exc: DomainError, customer_id: int) -> Any:
-    if isinstance(exc, NotFound):
-        raise exc
-    refuse(exc)
-    return redirect(url_for("console.customer", customer_id=customer_id))
 
 
 # --- the first reception's outcome: bought today, or intent ------------------------------------
@@ -134,8 +127,6 @@ def order(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unty
     except ValidationError as exc:
         errors.update(_errors(exc))
         return _page("console/outcome.html", opportunity, customer, form, errors, 422)
-    except DomainError as exc:
-        return _domain_refusal(exc, customer.id)
     flash(_("Order recorded. Congratulations!"), "success")
     return redirect(url_for("console.customer", customer_id=customer.id))
 
@@ -179,8 +170,6 @@ def assess(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
         )
     except ValidationError as exc:
         return _page("console/assess.html", opportunity, customer, form, _errors(exc), 422)
-    except DomainError as exc:
-        return _domain_refusal(exc, customer.id)
     return redirect(
         url_for(
             "console.assessment",
@@ -268,8 +257,6 @@ def follow_up(opportunity: Opportunity, customer: Customer):  # type: ignore[no-
         db.session.rollback()
         errors = {**_errors(exc), **errors}
         return _page("console/follow_up.html", opportunity, customer, form, errors, 422)
-    except DomainError as exc:
-        return _domain_refusal(exc, customer.id)
     if result.invitation_id:
         flash(_("Invitation recorded. The customer is expected on the day you chose."), "success")
     else:
@@ -315,8 +302,6 @@ def defeat(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
         )
     except ValidationError as exc:
         return _page("console/defeat.html", opportunity, customer, form, _errors(exc), 422)
-    except DomainError as exc:
-        return _domain_refusal(exc, customer.id)
     flash(_("Defeat recorded. Customer service will call the customer tomorrow."), "success")
     return redirect(url_for("console.customer", customer_id=customer.id))
 

@@ -28,13 +28,13 @@ from core.enums import (
     VisitSource,
     VisitStatus,
 )
-from core.errors import DomainError, NotFound, ValidationError
+from core.errors import DomainError, ValidationError
 from core.phone import normalise_mobile
 from core.stores.service import CarModelChoice, car_models
 from extensions import db
 from web.labels import customer_name, label
 from web.lobby import Live, live
-from web.refusals import refuse
+from web.refusals import redirect_on_refusal
 
 DESK = (Role.CS_AGENT, Role.MANAGER)
 NOTE_MAX = 200
@@ -68,6 +68,13 @@ FIELD_ANCHORS = {
 
 def _message(msgid: str) -> str:
     return str(DESK_MESSAGES.get(msgid) or _(msgid))
+
+
+def _first_message(exc: DomainError) -> str:
+    """A refusal's text at the desk: the first field's message, else the error's own."""
+    if isinstance(exc, ValidationError) and exc.errors:
+        return _message(next(iter(exc.errors.values())))
+    return _(exc.message, **exc.params)
 
 
 # --- the reception page ------------------------------------------------------------------------
@@ -237,8 +244,17 @@ def reception_visit(visit_id: int):  # type: ignore[no-untyped-def]
     return _visit_page(visit_id)
 
 
+def _to_visit(visit_id: int) -> str:
+    return url_for("console.reception_visit", visit_id=visit_id)
+
+
+def _to_home(**_: Any) -> str:
+    return url_for("console.home")
+
+
 @bp.route("/reception/visits/<int:visit_id>/reassign", methods=["POST"])
 @roles(*DESK)
+@redirect_on_refusal(_to_visit)
 def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
     form = {
         "consultant": request.form.get("consultant", "").strip(),
@@ -265,11 +281,6 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
         db.session.rollback()
         errors = {"consultant": _message(next(iter(exc.errors.values())))}
         return _visit_page(visit_id, form=form, errors=errors)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.reception_visit", visit_id=visit_id))
     row, _explanations = screens.explain_visit(db.session, current_user.store_id, visit_id)
     flash(
         _(
@@ -284,14 +295,9 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/reception/visits/<int:visit_id>/left", methods=["POST"])
 @roles(*DESK)
+@redirect_on_refusal(_to_visit)
 def reception_left(visit_id: int):  # type: ignore[no-untyped-def]
-    try:
-        floor.mark_left(db.session, current_user.store_id, visit_id, current_user.id, utcnow())
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.reception_visit", visit_id=visit_id))
+    floor.mark_left(db.session, current_user.store_id, visit_id, current_user.id, utcnow())
     flash(_("The visitor was marked as left without reception."), "success")
     return redirect(url_for("console.reception"))
 
@@ -315,15 +321,10 @@ def arrivals_live() -> tuple[Live, int]:
 
 @bp.route("/presence", methods=["POST"])
 @roles(Role.CONSULTANT)
+@redirect_on_refusal(_to_home, message=_first_message)
 def presence():  # type: ignore[no-untyped-def]
     value = request.form.get("presence", "")
-    try:
-        handed = floor.set_presence(
-            db.session, current_user.store_id, current_user.id, value, utcnow()
-        )
-    except ValidationError as exc:
-        refuse(exc, _message(next(iter(exc.errors.values()))))
-        return redirect(url_for("console.home"))
+    handed = floor.set_presence(db.session, current_user.store_id, current_user.id, value, utcnow())
     flash(_("Your status: %(presence)s.", presence=label("presence", value)), "success")
     if handed:
         flash(_("A waiting visitor was given to a consultant."), "info")
@@ -345,39 +346,27 @@ def arrivals():  # type: ignore[no-untyped-def]
 
 @bp.route("/arrivals/<int:visit_id>/start", methods=["POST"])
 @roles(Role.CONSULTANT)
+@redirect_on_refusal(_to_home)
 def arrival_start(visit_id: int):  # type: ignore[no-untyped-def]
-    try:
-        floor.start_reception(
-            db.session, current_user.store_id, current_user.id, visit_id, utcnow()
-        )
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-    else:
-        flash(_("Reception started."), "success")
+    floor.start_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
+    flash(_("Reception started."), "success")
     return redirect(url_for("console.home"))
 
 
 @bp.route("/arrivals/<int:visit_id>/end", methods=["POST"])
 @roles(Role.CONSULTANT)
+@redirect_on_refusal(_to_home)
 def arrival_end(visit_id: int):  # type: ignore[no-untyped-def]
-    try:
-        floor.end_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-    else:
-        flash(_("Reception ended."), "success")
-        # a first reception: straight on to its outcome (an order, or intent and the analysis)
-        ended = db.session.get(Visit, visit_id)
-        opportunity = ended.opportunity if ended is not None else None
-        if (
-            opportunity is not None
-            and opportunity.grade is None
-            and opportunity.status == OpportunityStatus.OPEN.value
-            and opportunity.owner_id == current_user.id
-        ):
-            return redirect(url_for("console.outcome", opportunity_id=opportunity.id))
+    floor.end_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
+    flash(_("Reception ended."), "success")
+    # a first reception: straight on to its outcome (an order, or intent and the analysis)
+    ended = db.session.get(Visit, visit_id)
+    opportunity = ended.opportunity if ended is not None else None
+    if (
+        opportunity is not None
+        and opportunity.grade is None
+        and opportunity.status == OpportunityStatus.OPEN.value
+        and opportunity.owner_id == current_user.id
+    ):
+        return redirect(url_for("console.outcome", opportunity_id=opportunity.id))
     return redirect(url_for("console.home"))

@@ -16,12 +16,12 @@ from console.blueprint import bp
 from core.db import utcnow
 from core.dispatch.team import consultant_loads
 from core.enums import Role
-from core.errors import DomainError, NotFound, ValidationError
+from core.errors import NotFound, ValidationError
 from core.nightly import whatif
 from core.rules import admin as rule_admin
 from core.rules.rulesets import current_rules
 from extensions import db
-from web.refusals import refuse
+from web.refusals import redirect_on_refusal
 
 GRADES = rule_admin.GRADES
 TABS = ("dispatch", "scoring", "history")
@@ -282,8 +282,14 @@ def _reassign_page(
     )
 
 
+def _back_to_reassign(**_: Any) -> str:
+    source = _source(request.form.get("from", "").strip())
+    return url_for("console.reassign", **({"from": source} if source else {}))
+
+
 @bp.route("/reassign", methods=["GET", "POST"])
 @roles(Role.MANAGER)
+@redirect_on_refusal(_back_to_reassign)
 def reassign():  # type: ignore[no-untyped-def]
     """Move one or many of a consultant's (or the pool's) open customers to another consultant or
     to the pool, with a written reason."""
@@ -320,11 +326,6 @@ def reassign():  # type: ignore[no-untyped-def]
     except ValidationError as exc:
         db.session.rollback()
         return _reassign_page(source, form, {**_errors(exc), **errors}, 422)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.reassign", **({"from": source} if source else {})))
     if to_owner is None:
         flash(
             ngettext(

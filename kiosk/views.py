@@ -28,7 +28,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from core.checkin.service import (
@@ -48,8 +47,6 @@ from core.db import utcnow
 from core.enums import VisitPurpose, VisitSource
 from core.errors import (
     AuthenticationFailed,
-    DomainError,
-    NotFound,
     PermissionDenied,
     ValidationError,
 )
@@ -60,6 +57,7 @@ from core.stores.service import CarModelChoice, car_models
 from extensions import db, limiter
 from kiosk.blueprint import bp
 from settings import DEFAULT_LANGUAGE, LANGUAGES
+from web.errors import ErrorArea, error_area
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, current_kiosk
 from web.sealed import seal, unseal
 
@@ -551,59 +549,39 @@ def enrol():  # type: ignore[no-untyped-def]
 # --- errors: a kiosk page with a way back to the start, never a console link -------------------
 
 
-ERRORS = {
-    400: (
-        _l("The form has expired"),
-        _l("The page was open too long or was sent twice. Please start again."),
-    ),
-    403: (_l("Not allowed"), _l("This is not available on the check-in screen.")),
-    404: (_l("Page not found"), _l("There is no page at this address.")),
-    405: (_l("Not allowed"), _l("This is not available on the check-in screen.")),
-    429: (_l("Too many attempts"), _l("Please wait a minute and try again.")),
-    500: (_l("Something went wrong"), _l("Please start again, or ask at the reception desk.")),
-}
-
-
-def _error_page(status: int, title: str, message: str):  # type: ignore[no-untyped-def]
-    db.session.rollback()
+def _error_context(status: int) -> dict[str, Any]:
     if status >= 500:
         session.pop(STATE, None)  # start afresh rather than trip over the same state again
-    return _page("kiosk/error.html", status, code=status, title=title, message=message)
+    return {**kiosk_context(), "idle_seconds": int(setting("KIOSK_IDLE_SECONDS"))}
 
 
-def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-    code = exc.code or 500
-    title, message = ERRORS.get(code, ERRORS[500])
-    return _error_page(code, str(title), str(message))
-
-
-for _code in ERRORS:
-    bp.register_error_handler(_code, _http_error)
-
-
-@bp.errorhandler(NotFound)
-def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
-    title, message = ERRORS[404]
-    return _error_page(404, str(title), str(message))
-
-
-@bp.errorhandler(PermissionDenied)
-def _forbidden(exc: PermissionDenied):  # type: ignore[no-untyped-def]
-    return _error_page(403, _("Not allowed"), _(exc.message))
-
-
-@bp.errorhandler(DomainError)
-def _refused(exc: DomainError):  # type: ignore[no-untyped-def]
-    return _error_page(409, _("This cannot be done"), _(exc.message, **exc.params))
-
-
-@bp.errorhandler(Exception)
-def _crashed(exc: Exception):  # type: ignore[no-untyped-def]
-    if isinstance(exc, HTTPException):
-        return _http_error(exc)
-    current_app.logger.exception("unhandled error on the kiosk")
-    title, message = ERRORS[500]
-    return _error_page(500, str(title), str(message))
+error_area(
+    bp,
+    ErrorArea(
+        template="kiosk/error.html",
+        texts={
+            400: (
+                _l("The form has expired"),
+                _l("The page was open too long or was sent twice. Please start again."),
+            ),
+            403: (_l("Not allowed"), _l("This is not available on the check-in screen.")),
+            404: (_l("Page not found"), _l("There is no page at this address.")),
+            405: (_l("Not allowed"), _l("This is not available on the check-in screen.")),
+            429: (_l("Too many attempts"), _l("Please wait a minute and try again.")),
+            500: (
+                _l("Something went wrong"),
+                _l("Please start again, or ask at the reception desk."),
+            ),
+            503: (
+                _l("The check-in is not available right now"),
+                _l("Please ask at the reception desk, or try again in a minute."),
+            ),
+        },
+        not_found=(_l("Page not found"), _l("There is no page at this address.")),
+        public=True,
+        context=_error_context,
+    ),
+)
 
 
 @bp.route("/<path:anything>")
