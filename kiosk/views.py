@@ -56,8 +56,19 @@ from core.stores.auth import verify_credentials
 from core.stores.service import CarModelChoice, car_models
 from extensions import db, limiter
 from kiosk.blueprint import bp
+from kiosk.forms import (
+    MOBILE_TYPED_MAX,
+    SURNAME_TYPED_MAX,
+    ConfirmForm,
+    ConsentForm,
+    EnrolForm,
+    InterestForm,
+    MobileForm,
+    NameForm,
+)
 from settings import DEFAULT_LANGUAGE, LANGUAGES
 from web.errors import ErrorArea, error_area
+from web.forms import LanguageForm
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, current_kiosk
 from web.sealed import seal, unseal
 
@@ -227,10 +238,10 @@ def reset():  # type: ignore[no-untyped-def]
 
 @bp.route("/lang", methods=["POST"])
 def language():  # type: ignore[no-untyped-def]
-    lang = request.form.get("lang", "")
-    if lang in LANGUAGES:
-        session["lang"] = lang
-    target = request.form.get("next", "")
+    form = LanguageForm()
+    if form.validate() and form.lang.data:
+        session["lang"] = form.lang.data
+    target = form.next.data or ""
     if not target.startswith("/kiosk/") or "//" in target or "\\" in target:
         target = url_for("kiosk.welcome")
     return redirect(target, 303)
@@ -248,7 +259,8 @@ def mobile():  # type: ignore[no-untyped-def]
         not_me = bool(state.pop("not_me", False))
         _save(state)
         return _mobile_page(state.get("mobile") or state.get("draft", ""), not_me=not_me)
-    raw = request.form.get("mobile", "").strip()[:40]
+    form = MobileForm()
+    raw = form.mobile.typed().strip()[:MOBILE_TYPED_MAX]
     kiosk = current_kiosk()
     assert kiosk is not None
     try:
@@ -287,7 +299,8 @@ def confirm():  # type: ignore[no-untyped-def]
         return elsewhere
     assert state is not None
     if request.method == "POST":
-        if request.form.get("answer") == "yes":
+        form = ConfirmForm()
+        if form.validate() and form.answer.data == "yes":
             _save(state, confirmed=True)
             return redirect(url_for("kiosk.interest"), 303)
         # Not them: the number was probably mistyped. Forget the identity it showed; keep the
@@ -312,20 +325,19 @@ def name():  # type: ignore[no-untyped-def]
     assert state is not None
     if request.method == "GET":
         return _name_page(state.get("surname", ""), state.get("title"))
-    surname = request.form.get("surname", "")[:100]
-    title = request.form.get("title")
-    errors: dict[str, str] = {}
+    form = NameForm()
+    errors = {} if form.validate() else form.messages()
     clean: dict[str, str] = {}
-    for field, check, raw in (
-        ("surname", validate_surname, surname),
-        ("title", validate_title, title),
-    ):
+    for field, check in (("surname", validate_surname), ("title", validate_title)):
+        if field in errors:
+            continue
         try:
-            clean[field] = check(raw)
+            clean[field] = check(form[field].data)
         except ValidationError as exc:
             errors.update(_messages(exc))
     if errors:
-        return _name_page(surname, title, errors, status=422)
+        typed = form.typed()
+        return _name_page(typed["surname"][:SURNAME_TYPED_MAX], typed["title"], errors, 422)
     _save(state, surname=clean["surname"], title=clean["title"])
     return redirect(url_for("kiosk.interest"), 303)
 
@@ -364,23 +376,27 @@ def interest():  # type: ignore[no-untyped-def]
                 "party_size": state.get("party_size", 1),
             }
         )
-    values = {
-        "car_model": request.form.get("car_model", "none")[:20],
-        "purpose": request.form.get("purpose"),
-        "party_size": request.form.get("party_size", "")[:5],
-    }
-    errors: dict[str, str] = {}
+    form = InterestForm()
+    errors = {} if form.validate() else form.messages()
     clean: dict[str, Any] = {}
     for field, check in (
-        ("car_model", lambda raw: validate_car_model(db.session, kiosk.store_id, raw)),
+        ("car_model", lambda value: validate_car_model(db.session, kiosk.store_id, value)),
         ("purpose", validate_purpose),
         ("party_size", validate_party_size),
     ):
+        if field in errors:
+            continue
         try:
-            clean[field] = check(values[field])
+            clean[field] = check(form[field].data)
         except ValidationError as exc:
             errors.update(_messages(exc))
     if errors:
+        typed = form.typed()
+        values = {
+            "car_model": typed["car_model"][:20] or "none",
+            "purpose": typed["purpose"],
+            "party_size": typed["party_size"][:5],
+        }
         return _interest_page(values, errors, status=422)
     _save(
         state,
@@ -440,7 +456,7 @@ def consent():  # type: ignore[no-untyped-def]
                 surname=state.get("surname"),
                 title=state.get("title"),
                 car_model_id=None if car_model in (None, "none") else car_model,
-                consent=request.form.get("consent") == "yes",
+                consent=ConsentForm().consent.data,
                 notice_version=NOTICE_VERSION,
                 idempotency_key=state["key"],
                 source=VisitSource.KIOSK.value,
@@ -503,13 +519,14 @@ def enrol():  # type: ignore[no-untyped-def]
     The staff password is checked, but the browser is not signed in to the console: the
     session is cleared and only the device cookie is set.
     """
-    username = request.form.get("username", "")[:64]
-    device_name = request.form.get("name", "")[:200]
+    form = EnrolForm()
+    username = form.username.typed()[:64]
+    device_name = form.name.typed()[:200]
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         try:
-            identity = verify_credentials(db.session, username, request.form.get("password", ""))
+            identity = verify_credentials(db.session, username, form.password.data)
             token = kiosks.enrol(
                 db.session,
                 store_id=identity.store_id,

@@ -23,6 +23,8 @@ from wtforms import Field
 from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
+from settings import LANGUAGES
+
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
@@ -232,6 +234,38 @@ class Flag(Typed):
         return self.on if self.data else ""
 
 
+class Secret(Typed):
+    """A password: taken as typed (not stripped), never shown again."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = str(valuelist[0]) if valuelist else ""
+
+    def typed(self) -> str:
+        return ""
+
+
+class ModelId(Typed):
+    """The id of a record chosen from a list (digits 0-9), or None for ``none`` or empty."""
+
+    def __init__(self, *args: Any, none: str = "none", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.none = none
+
+    def convert(self, text: str) -> int | None:
+        if text == self.none:
+            return None
+        if not is_ascii_int(text):
+            raise ValueError(self.message)
+        return int(text)
+
+
+class LanguageForm(ScreenForm):
+    """The language switch: a language of the interface, and the page to go back to."""
+
+    lang = Choice(choices=LANGUAGES)
+    next = Text()
+
+
 TOO_LONG = _l("This text is too long.")
 
 
@@ -245,7 +279,10 @@ __all__ = [
     "Flag",
     "IsoDate",
     "IsoTime",
+    "LanguageForm",
+    "ModelId",
     "ScreenForm",
+    "Secret",
     "Text",
     "WholeNumber",
     "YesNo",
