@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from console.auth import roles
 from console.blueprint import bp
+from console.forms import CallbackRecordForm
 from core.callbacks import service as callbacks
 from core.db import utcnow
 from core.enums import CallbackKind, CallbackOutcome, Role
@@ -111,7 +112,7 @@ def hand_out():  # type: ignore[no-untyped-def]
 
 def _task_page(
     task_id: int,
-    form: callbacks.CallbackForm | None = None,
+    form: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     *,
     revealed: str | None = None,
@@ -124,7 +125,7 @@ def _task_page(
         render_template(
             "console/callback.html",
             task=detail,
-            form=form or callbacks.CallbackForm(),
+            form=form or CallbackRecordForm(formdata=None).typed(),
             errors=errors or {},
             revealed_mobile=revealed,
             today=_today(),
@@ -173,16 +174,18 @@ def callback_reveal(task_id: int):  # type: ignore[no-untyped-def]
 @roles(*CALLERS)
 @redirect_on_refusal(_to_worklist)
 def callback_record(task_id: int):  # type: ignore[no-untyped-def]
-    form = callbacks.CallbackForm(
-        **{name: request.form.get(name, "").strip() for name in callbacks.CallbackForm.names()}
-    )
+    form = CallbackRecordForm()
+    form.validate()
+    errors = form.syntax_errors()
+    if errors:
+        return _task_page(task_id, form.typed(), errors, status=422)
     try:
         result = callbacks.record_callback(
-            db.session, current_user.store_id, task_id, current_user.id, utcnow(), form
+            db.session, current_user.store_id, task_id, current_user.id, utcnow(), form.posted()
         )
     except ValidationError as exc:
         db.session.rollback()
-        return _task_page(task_id, form, _errors(exc), status=422)
+        return _task_page(task_id, form.typed(), _errors(exc), status=422)
     flash(_message(result), "success")
     return redirect(url_for("console.worklist"))
 
