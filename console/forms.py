@@ -49,7 +49,7 @@ class ReceptionCheckInForm(ScreenForm):
     purpose = Text()  # core checks the purpose (the desk's message, see reception.DESK_MESSAGES)
     party_size = WholeNumber(message=_l("Enter how many people came (1 to 20)."))
     consent = Flag(value="yes")
-    key = Text(max_length=64)
+    key = Text()  # the idempotency key: its first 64 characters
 
 
 class ReassignVisitForm(ScreenForm):
