@@ -28,6 +28,8 @@ from settings import LANGUAGES
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
+TOO_LONG = _l("This text is too long.")
+INVALID = _l("This value cannot be used. Check it and try again.")
 
 
 def is_ascii_int(text: str) -> bool:
@@ -73,7 +75,7 @@ class Typed(Field):
         **kwargs: Any,
     ) -> None:
         super().__init__(label, validators, **kwargs)
-        self.message = message
+        self.message = message or INVALID  # a field without its own message still refuses
         self.required = required
         self.max_length = max_length
 
@@ -211,7 +213,7 @@ class Text(Typed):
         super().pre_validate(form)
         limit = self.max_length
         if limit is not None and self.raw_data and len(str(self.raw_data[0]).strip()) > limit:
-            raise StopValidation(self.message or TOO_LONG)
+            raise StopValidation(TOO_LONG if self.message is INVALID else self.message)
 
     def typed(self) -> str:
         # what was typed, whole: the message says it is too long, the user shortens it
@@ -264,9 +266,6 @@ class LanguageForm(ScreenForm):
 
     lang = Choice(choices=LANGUAGES)
     next = Text()
-
-
-TOO_LONG = _l("This text is too long.")
 
 
 def field_error(form: ScreenForm, name: str, message: str) -> None:
