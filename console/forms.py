@@ -8,13 +8,16 @@ read next to the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from wtforms import Field
 
 from core.callbacks.service import CallbackForm
 from core.enums import ASSESSABLE, Presence
 from core.i18n import N_
+from core.rules.admin import GRADES
 from web.forms import (
     Choice,
     Flag,
@@ -26,6 +29,8 @@ from web.forms import (
     Text,
     WholeNumber,
     YesNo,
+    ascii_int,
+    is_ascii_int,
 )
 
 WHOLE = N_("Enter a whole number.")
@@ -162,9 +167,110 @@ class CallbackRecordForm(ScreenForm):
 # --- rules -------------------------------------------------------------------------------------
 
 
-class ReassignForm(ScreenForm):
-    """Moving customers by hand. ``to``: a consultant's id or "pool"."""
+class IdList(Field):
+    """Every id posted under the field's name (ticked boxes), digits 0-9 only; others are
+    left out (a box the page never showed)."""
 
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = [int(v) for v in valuelist if is_ascii_int(str(v))]
+
+    def _value(self) -> str:
+        return ""
+
+
+class ReassignForm(ScreenForm):
+    """Moving customers by hand. ``from``: whose customers are listed (a consultant's id, or
+    empty for the pool); ``to``: a consultant's id or "pool"."""
+
+    source = ModelId(name="from", none="")
     to = Text()
     reason = Text()
+    opportunity = IdList()
     confirm_over_cap = Flag()
+
+    def target(self) -> int | str | None:
+        """A consultant's id, None for the pool, "" when nobody was chosen."""
+        to = self.to.data or ""
+        if is_ascii_int(to):
+            return int(to)
+        return None if to == "pool" else ""
+
+
+class DispatchForm(ScreenForm):
+    """The caps, retries and cycles (see :func:`dispatch_form` for the consultants' rows)."""
+
+    default_load_cap = WholeNumber(message=WHOLE)
+    retry_limit = WholeNumber(message=WHOLE)
+    previewed = Text()
+    action = Text()
+
+    def consultants(self, ids: Iterable[int]) -> dict[int, tuple[int | None, bool]]:
+        return {i: (self[f"cap-{i}"].data, bool(self[f"active-{i}"].data)) for i in ids}
+
+    def cycles(self) -> dict[str, tuple[int | None, int | None]]:
+        return {g: (self[f"follow_up_{g}"].data, self[f"cycle_{g}"].data) for g in GRADES}
+
+
+for _grade in GRADES:
+    setattr(DispatchForm, f"follow_up_{_grade}", WholeNumber(message=WHOLE))
+    setattr(DispatchForm, f"cycle_{_grade}", WholeNumber(message=WHOLE))
+
+
+def dispatch_form(consultant_ids: Iterable[int]) -> DispatchForm:
+    """The caps form with a row (own cap, active) for each of these consultants."""
+
+    class Form(DispatchForm):
+        pass
+
+    for user_id in consultant_ids:
+        setattr(Form, f"cap-{user_id}", WholeNumber(message=WHOLE))
+        setattr(Form, f"active-{user_id}", Flag())
+    return Form()
+
+
+def read_scoring(
+    formdata: Mapping[str, str], max_indicators: int, max_options: int
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The scoring editor's rows: as typed (for the page), with the points and thresholds read
+    into integers (for core; None where nothing or something else was typed), and the message
+    of each number that could not be read."""
+    f = formdata
+    syntax: dict[str, str] = {}
+
+    def count(name: str, limit: int) -> int:
+        raw = f.get(name, "0")
+        return min(int(raw), limit) if is_ascii_int(raw) else 0
+
+    def number(name: str) -> tuple[str, int | None]:
+        text = f.get(name, "").strip()
+        value = ascii_int(text)
+        if value is None and text:
+            syntax[name] = str(_l(WHOLE))
+        return text, value
+
+    shown: list[dict[str, Any]] = []
+    typed: list[dict[str, Any]] = []
+    for i in range(count("ind_count", max_indicators)):
+        p = f"ind-{i}"
+        shown_options, typed_options = [], []
+        for j in range(count(f"{p}-opt_count", max_options)):
+            q = f"{p}-opt-{j}"
+            text, value = number(f"{q}-points")
+            option = {
+                "key": f.get(f"{q}-key", "").strip(),
+                "label": {"zh": f.get(f"{q}-zh", "").strip(), "en": f.get(f"{q}-en", "").strip()},
+            }
+            shown_options.append({**option, "points": text})
+            typed_options.append({**option, "points": value})
+        indicator = {
+            "key": f.get(f"{p}-key", "").strip(),
+            "label": {"zh": f.get(f"{p}-zh", "").strip(), "en": f.get(f"{p}-en", "").strip()},
+        }
+        shown.append({**indicator, "options": shown_options})
+        typed.append({**indicator, "options": typed_options})
+    thresholds = {g: number(f"threshold_{g}") for g in GRADES}
+    return (
+        {"indicators": shown, "thresholds": {g: t for g, (t, _v) in thresholds.items()}},
+        {"indicators": typed, "thresholds": {g: v for g, (_t, v) in thresholds.items()}},
+        syntax,
+    )

@@ -91,3 +91,21 @@ def test_a_callback_refuses_a_satisfaction_in_other_digits(signed_in, digits):
     response = web.post("/console/callbacks/999999/record", {"satisfaction": digits})
     assert response.status_code in (404, 422)
     assert response.status_code != 500
+
+
+@pytest.mark.parametrize("digits", DIGITS)
+def test_the_rules_refuse_numbers_in_other_digits(signed_in, app_engine, digits):
+    from core.rules.models import RuleSet
+    from tests.integration.test_rules import dispatch_form, scoring_form
+
+    web, _user, store = signed_in("manager")
+    form = dispatch_form(default_load_cap=f"3{digits}", cycle_B=digits)
+    response = web.post("/console/rules/dispatch", {**form, "action": "save"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="default_load_cap-error"' in page and 'id="cycle_B-error"' in page
+    assert f'value="3{digits}"' in page
+    response = web.post("/console/rules/scoring", scoring_form(threshold_H=f"7{digits}"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="threshold_H-error"' in page
+    assert _count(app_engine, RuleSet, RuleSet.store_id == store.id) == 1
