@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from console.blueprint import bp
+from console.forms import LoginForm
 from core.errors import AuthenticationFailed
 from core.stores.auth import StaffIdentity, authenticate, load_identity, set_locale
 from extensions import db, limiter, login_manager
@@ -113,10 +114,11 @@ def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         return redirect(url_for("console.home"))
     error = None
-    username = request.form.get("username", "")
+    form = LoginForm()
+    username = form.username.typed()
     if request.method == "POST":
         try:
-            identity = authenticate(db.session, username, request.form.get("password", ""))
+            identity = authenticate(db.session, username, form.password.data or "")
         except AuthenticationFailed as exc:
             error = _(exc.message)
         else:
