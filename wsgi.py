@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, Response, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -118,14 +118,20 @@ def _select_timezone() -> str:
 
 
 def _register_commit_point(app: Flask) -> None:
-    """One place commits: the end of a request that succeeded. Jobs are enqueued after it."""
-    from jobs import flush_pending
+    """One place commits: the end of a request that succeeded and was not refused (a refusal
+    answered with a redirect is still a refusal: see web.refusals). Jobs are enqueued after the
+    commit; a request that does not commit drops the jobs it asked for."""
+    from jobs import drop_pending, flush_pending
+    from web.errors import database_down
+    from web.refusals import was_refused
 
     @app.after_request
-    def commit(response):  # type: ignore[no-untyped-def]
-        if response.status_code < 400:
+    def commit(response: Response) -> Response:
+        if response.status_code < 400 and not was_refused():
             db.session.commit()
             flush_pending()
         else:
-            db.session.rollback()
+            if not database_down():
+                db.session.rollback()
+            drop_pending()
         return response

@@ -176,10 +176,10 @@ def run(database_url: str, label: str) -> list[Row]:
         return rule_admin.validate_dispatch(
             session,
             store_id,
-            "20",
-            "2",
-            {"H": ("3", "7"), "A": ("4", "15"), "B": ("7", "30")},
-            {consultants[0]: ("", False), consultants[1]: ("40", True)},
+            20,
+            2,
+            {"H": (3, 7), "A": (4, 15), "B": (7, 30)},
+            {consultants[0]: (None, False), consultants[1]: (40, True)},
         )
 
     def preview(session: Session) -> None:

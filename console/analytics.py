@@ -22,6 +22,7 @@ from core.db import utcnow
 from core.errors import ValidationError
 from core.timeutil import local_date
 from extensions import db
+from web.forms import is_ascii_int
 from web.labels import label
 
 VIEWERS = ("manager", "admin")
@@ -58,7 +59,7 @@ def _scope() -> Scope:
     if current_user.role == "admin":
         stores = analytics.store_choices(db.session)
         store_ids = [s.id for s in stores]
-        if picked and picked.isdigit() and int(picked) in store_ids:
+        if picked and is_ascii_int(picked) and int(picked) in store_ids:
             store_ids = [int(picked)]
         elif picked:
             errors["store"] = _("Choose a store from the list.")
@@ -71,7 +72,7 @@ def _scope() -> Scope:
     raw = request.args.get("consultant", "").strip()
     consultant_id = None
     if raw:
-        if raw.isdigit() and int(raw) in {c.id for c in consultants}:
+        if is_ascii_int(raw) and int(raw) in {c.id for c in consultants}:
             consultant_id = int(raw)
         else:
             errors["consultant"] = _("Choose a consultant from the list.")

@@ -22,9 +22,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from console.blueprint import bp
+from console.forms import LoginForm
 from core.errors import AuthenticationFailed
 from core.stores.auth import StaffIdentity, authenticate, load_identity, set_locale
 from extensions import db, limiter, login_manager
+from web.errors import database_down
+from web.forms import is_ascii_int
 from web.kiosk_device import is_kiosk_request
 
 PUBLIC_ENDPOINTS = {"console.login"}
@@ -54,7 +57,9 @@ def init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> StaffUser | None:
-        identity = load_identity(db.session, int(user_id)) if user_id.isdigit() else None
+        if database_down():  # the error page of an outage opens signed out, without a query
+            return None
+        identity = load_identity(db.session, int(user_id)) if is_ascii_int(user_id) else None
         return StaffUser(identity) if identity and identity.active else None
 
     @login_manager.unauthorized_handler
@@ -109,10 +114,11 @@ def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         return redirect(url_for("console.home"))
     error = None
-    username = request.form.get("username", "")
+    form = LoginForm()
+    username = form.username.typed()
     if request.method == "POST":
         try:
-            identity = authenticate(db.session, username, request.form.get("password", ""))
+            identity = authenticate(db.session, username, form.password.data or "")
         except AuthenticationFailed as exc:
             error = _(exc.message)
         else:

@@ -16,15 +16,16 @@ from flask_login import current_user
 
 from console.auth import roles
 from console.blueprint import bp
+from console.forms import CallbackRecordForm
 from core.callbacks import claims, tasks
 from core.callbacks import service as callbacks
 from core.db import utcnow
 from core.enums import CallbackKind, CallbackOutcome, Role
-from core.errors import DomainError, NotFound, ValidationError
+from core.errors import ValidationError
 from core.timeutil import local_date
 from extensions import db
 from web.labels import label
-from web.refusals import refuse
+from web.refusals import redirect_on_refusal
 
 CALLERS = (Role.CS_AGENT, Role.MANAGER)
 
@@ -35,6 +36,10 @@ def _today():  # type: ignore[no-untyped-def]
 
 def _errors(exc: ValidationError) -> dict[str, str]:
     return {name: _(message) for name, message in exc.errors.items()}
+
+
+def _to_worklist(**_: Any) -> str:
+    return url_for("console.worklist")
 
 
 # --- the worklist ------------------------------------------------------------------------------
@@ -108,7 +113,7 @@ def hand_out():  # type: ignore[no-untyped-def]
 
 def _task_page(
     task_id: int,
-    form: callbacks.CallbackForm | None = None,
+    form: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     *,
     revealed: str | None = None,
@@ -121,7 +126,7 @@ def _task_page(
         render_template(
             "console/callback.html",
             task=detail,
-            form=form or callbacks.CallbackForm(),
+            form=form or CallbackRecordForm(formdata=None).typed(),
             errors=errors or {},
             revealed_mobile=revealed,
             today=_today(),
@@ -139,43 +144,28 @@ def callback(task_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/callbacks/<int:task_id>/claim", methods=["POST"])
 @roles(*CALLERS)
+@redirect_on_refusal(_to_worklist)
 def callback_claim(task_id: int):  # type: ignore[no-untyped-def]
-    try:
-        claims.claim(db.session, current_user.store_id, task_id, current_user.id, utcnow())
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.worklist"))
+    claims.claim(db.session, current_user.store_id, task_id, current_user.id, utcnow())
     return redirect(url_for("console.callback", task_id=task_id))
 
 
 @bp.route("/callbacks/<int:task_id>/release", methods=["POST"])
 @roles(*CALLERS)
+@redirect_on_refusal(_to_worklist)
 def callback_release(task_id: int):  # type: ignore[no-untyped-def]
-    try:
-        claims.release(db.session, current_user.store_id, task_id, current_user.id)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.worklist"))
+    claims.release(db.session, current_user.store_id, task_id, current_user.id)
     flash(_("The callback is back on the list for anyone to take."), "info")
     return redirect(url_for("console.worklist"))
 
 
 @bp.route("/callbacks/<int:task_id>/reveal", methods=["POST"])
 @roles(*CALLERS)
+@redirect_on_refusal(lambda task_id: url_for("console.callback", task_id=task_id))
 def callback_reveal(task_id: int):  # type: ignore[no-untyped-def]
-    try:
-        mobile = claims.reveal_task_mobile(
-            db.session, current_user.store_id, task_id, current_user.id, utcnow()
-        )
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.callback", task_id=task_id))
+    mobile = claims.reveal_task_mobile(
+        db.session, current_user.store_id, task_id, current_user.id, utcnow()
+    )
     if request.headers.get("HX-Request"):
         return render_template("console/_callback_mobile.html", revealed_mobile=mobile)
     return _task_page(task_id, revealed=mobile)
@@ -183,22 +173,20 @@ def callback_reveal(task_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/callbacks/<int:task_id>/record", methods=["POST"])
 @roles(*CALLERS)
+@redirect_on_refusal(_to_worklist)
 def callback_record(task_id: int):  # type: ignore[no-untyped-def]
-    form = callbacks.CallbackForm(
-        **{name: request.form.get(name, "").strip() for name in callbacks.CallbackForm.names()}
-    )
+    form = CallbackRecordForm()
+    form.validate()
+    errors = form.syntax_errors()
+    if errors:
+        return _task_page(task_id, form.typed(), errors, status=422)
     try:
         result = callbacks.record_callback(
-            db.session, current_user.store_id, task_id, current_user.id, utcnow(), form
+            db.session, current_user.store_id, task_id, current_user.id, utcnow(), form.posted()
         )
     except ValidationError as exc:
         db.session.rollback()
-        return _task_page(task_id, form, _errors(exc), status=422)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.worklist"))
+        return _task_page(task_id, form.typed(), _errors(exc), status=422)
     flash(_message(result), "success")
     return redirect(url_for("console.worklist"))
 

@@ -4,7 +4,7 @@ needs analysis, follow-ups and invitations, a defeat; and revealing a customer's
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -16,9 +16,10 @@ from flask_login import current_user
 from console import reception
 from console.auth import roles
 from console.blueprint import bp
+from console.forms import DefeatForm, FollowUpForm, OrderForm, assess_form
 from core.db import utcnow
 from core.enums import ASSESSABLE, ActivityKind, DefeatReason, Role
-from core.errors import DomainError, NotFound, ValidationError
+from core.errors import ValidationError
 from core.opportunities import actions as opportunities
 from core.opportunities.customers import customer_profile, reveal_mobile
 from core.opportunities.models import Customer, Opportunity
@@ -27,7 +28,8 @@ from core.scoping import get_in_store
 from core.stores.service import car_models
 from core.timeutil import local_date, local_moment
 from extensions import db
-from web.refusals import refuse
+from web.forms import ScreenForm
+from web.refusals import redirect_on_refusal
 
 CUSTOMER_ROLES = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER)
 
@@ -36,23 +38,23 @@ def _errors(exc: ValidationError) -> dict[str, str]:
     return {field: _(message) for field, message in exc.errors.items()}
 
 
+def _to_customer(opportunity_id: int, **_: Any) -> str:
+    """Where a refused action on an opportunity goes: its customer (another store's is a 404)."""
+    found = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
+    return url_for("console.customer", customer_id=found.customer_id)
+
+
 def _owned(view: Callable[..., Any]) -> Callable[..., Any]:
     """Open the view only on an open opportunity the signed-in consultant owns (core's rule),
-    passing it and its customer; otherwise redirect to the customer with the reason. Another
-    store's record is a 404."""
+    passing it and its customer; a refusal (see ``_to_customer``) sends the consultant to the
+    customer with the reason."""
 
     @wraps(view)
+    @redirect_on_refusal(_to_customer)
     def wrapper(opportunity_id: int) -> Any:
-        try:
-            opportunity = opportunities.owned_open(
-                db.session, current_user.store_id, opportunity_id, current_user.id
-            )
-        except NotFound:
-            raise
-        except DomainError as exc:
-            found = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
-            refuse(exc)
-            return redirect(url_for("console.customer", customer_id=found.customer_id))
+        opportunity = opportunities.owned_open(
+            db.session, current_user.store_id, opportunity_id, current_user.id
+        )
         return view(opportunity, opportunity.customer)
 
     return wrapper
@@ -81,13 +83,6 @@ def _page(
     )
 
 
-def _domain_refusal(exc: DomainError, customer_id: int) -> Any:
-    if isinstance(exc, NotFound):
-        raise exc
-    refuse(exc)
-    return redirect(url_for("console.customer", customer_id=customer_id))
-
-
 # --- the first reception's outcome: bought today, or intent ------------------------------------
 
 
@@ -110,32 +105,26 @@ def outcome(opportunity: Opportunity, customer: Customer):  # type: ignore[no-un
 @roles(Role.CONSULTANT)
 @_owned
 def order(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
-    form = {name: request.form.get(name, "").strip() for name in ("car_model", "deposit", "note")}
-    model_id: int | None = None
-    errors: dict[str, str] = {}
-    if form["car_model"]:
-        if form["car_model"].isdigit():
-            model_id = int(form["car_model"])
-        else:
-            errors["car_model"] = _("Choose a car model from the list.")
-    try:
-        if errors:
-            raise ValidationError({})
+    posted = OrderForm()
+    form = _typed(posted)
+    syntax = {} if posted.validate() else posted.messages()
+    try:  # core's messages too, with what could be read: every message at once
         opportunities.record_order(
             db.session,
             current_user.store_id,
             opportunity.id,
             current_user.id,
             utcnow(),
-            car_model_id=model_id,
-            deposit=form["deposit"] or None,
-            note=form["note"] or None,
+            car_model_id=posted.car_model.data,
+            deposit=posted.deposit.data,
+            note=posted.note.data,
         )
+        if syntax:  # core found nothing else wrong: still refuse what could not be read
+            raise ValidationError({})
     except ValidationError as exc:
-        errors.update(_errors(exc))
+        db.session.rollback()
+        errors = {**_errors(exc), **syntax}
         return _page("console/outcome.html", opportunity, customer, form, errors, 422)
-    except DomainError as exc:
-        return _domain_refusal(exc, customer.id)
     flash(_("Order recorded. Congratulations!"), "success")
     return redirect(url_for("console.customer", customer_id=customer.id))
 
@@ -158,15 +147,15 @@ def assess(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
     if request.method == "GET":
         return _page("console/assess.html", opportunity, customer, {"answers": {}}, {})
     rules = current_rules(db.session, current_user.store_id)
-    answers = {
-        i["key"]: request.form.get(f"answer-{i['key']}", "") for i in rules.scoring["indicators"]
-    }
+    posted = assess_form(i["key"] for i in rules.scoring["indicators"])
+    typed = _typed(posted)
+    answers = posted.answers()
     form = {
         "answers": answers,
-        "override_grade": request.form.get("override_grade", "").strip(),
-        "override_reason": request.form.get("override_reason", "").strip(),
+        "override_grade": typed["override_grade"],
+        "override_reason": typed["override_reason"],
     }
-    try:
+    try:  # the answers and the override grade are core's to check (the store's scoring)
         result = opportunities.assess(
             db.session,
             current_user.store_id,
@@ -174,13 +163,11 @@ def assess(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
             current_user.id,
             answers,
             utcnow(),
-            override_grade=form["override_grade"] or None,
-            override_reason=form["override_reason"] or None,
+            override_grade=posted.override_grade.data,
+            override_reason=posted.override_reason.data,
         )
     except ValidationError as exc:
         return _page("console/assess.html", opportunity, customer, form, _errors(exc), 422)
-    except DomainError as exc:
-        return _domain_refusal(exc, customer.id)
     return redirect(
         url_for(
             "console.assessment",
@@ -214,18 +201,9 @@ def _follow_up_context(opportunity: Opportunity) -> dict[str, Any]:
     }
 
 
-def _parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        return None
-
-
-def _parse_time(raw: str) -> time | None:
-    try:
-        return time.fromisoformat(raw)
-    except ValueError:
-        return None
+def _typed(form: ScreenForm) -> dict[str, str]:
+    """What was typed, stripped, as the page shows it again."""
+    return {name: value.strip() for name, value in form.typed().items()}
 
 
 @bp.route("/opportunities/<int:opportunity_id>/follow-up", methods=["GET", "POST"])
@@ -237,19 +215,19 @@ def follow_up(opportunity: Opportunity, customer: Customer):  # type: ignore[no-
         form = {name: "" for name in names}
         form["kind"] = request.args.get("kind", "")
         return _page("console/follow_up.html", opportunity, customer, form, {})
-    form = {name: request.form.get(name, "").strip() for name in names}
-    errors: dict[str, str] = {}
-    next_on = None
-    if form["next_follow_up_on"]:
-        next_on = _parse_date(form["next_follow_up_on"])
-        if next_on is None:
-            errors["next_follow_up_on"] = _("Enter a date, or leave the field empty.")
+    posted = FollowUpForm()
+    form = _typed(posted)
+    posted.validate()
+    # an appointment that cannot be read is not given: core asks for the date and time
+    errors = {
+        name: message
+        for name, message in posted.messages().items()
+        if name not in ("invitation_date", "invitation_time")
+    }
     invitation_at: datetime | None = None
-    if form["kind"] == ActivityKind.INVITATION.value:
-        day = _parse_date(form["invitation_date"])
-        at = _parse_time(form["invitation_time"])
-        if day is not None and at is not None:
-            invitation_at = local_moment(day, at, current_user.timezone)
+    day, at = posted.invitation_date.data, posted.invitation_time.data
+    if posted.kind.data == ActivityKind.INVITATION.value and day is not None and at is not None:
+        invitation_at = local_moment(day, at, current_user.timezone)
     try:
         result = opportunities.log_follow_up(
             db.session,
@@ -257,9 +235,9 @@ def follow_up(opportunity: Opportunity, customer: Customer):  # type: ignore[no-
             opportunity.id,
             current_user.id,
             utcnow(),
-            kind=form["kind"],
-            outcome=form["outcome"] or None,
-            next_follow_up_on=next_on,
+            kind=posted.kind.data or "",
+            outcome=posted.outcome.data,
+            next_follow_up_on=posted.next_follow_up_on.data,
             invitation_at=invitation_at,
         )
         if errors:  # core found nothing else wrong: still refuse the unreadable date
@@ -268,8 +246,6 @@ def follow_up(opportunity: Opportunity, customer: Customer):  # type: ignore[no-
         db.session.rollback()
         errors = {**_errors(exc), **errors}
         return _page("console/follow_up.html", opportunity, customer, form, errors, 422)
-    except DomainError as exc:
-        return _domain_refusal(exc, customer.id)
     if result.invitation_id:
         flash(_("Invitation recorded. The customer is expected on the day you chose."), "success")
     else:
@@ -301,7 +277,8 @@ def defeat(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
     names = ("reason", "competitor_brand", "note")
     if request.method == "GET":
         return _page("console/defeat.html", opportunity, customer, {name: "" for name in names}, {})
-    form = {name: request.form.get(name, "").strip() for name in names}
+    posted = DefeatForm()
+    form = _typed(posted)
     try:
         opportunities.record_defeat(
             db.session,
@@ -309,14 +286,12 @@ def defeat(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
             opportunity.id,
             current_user.id,
             utcnow(),
-            reason=form["reason"],
-            competitor_brand=form["competitor_brand"] or None,
-            note=form["note"] or None,
+            reason=posted.reason.data or "",
+            competitor_brand=posted.competitor_brand.data,
+            note=posted.note.data,
         )
     except ValidationError as exc:
         return _page("console/defeat.html", opportunity, customer, form, _errors(exc), 422)
-    except DomainError as exc:
-        return _domain_refusal(exc, customer.id)
     flash(_("Defeat recorded. Customer service will call the customer tomorrow."), "success")
     return redirect(url_for("console.customer", customer_id=customer.id))
 

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from console.auth import roles
 from console.blueprint import bp
+from console.forms import PresenceForm, ReassignVisitForm, ReceptionCheckInForm
 from core.checkin import floor, screens
 from core.checkin import service as checkin
 from core.checkin.models import Visit
@@ -28,13 +29,13 @@ from core.enums import (
     VisitSource,
     VisitStatus,
 )
-from core.errors import DomainError, NotFound, ValidationError
+from core.errors import DomainError, ValidationError
 from core.phone import normalise_mobile
 from core.stores.service import CarModelChoice, car_models
 from extensions import db
 from web.labels import customer_name, label
 from web.lobby import Live, live
-from web.refusals import refuse
+from web.refusals import redirect_on_refusal
 
 DESK = (Role.CS_AGENT, Role.MANAGER)
 NOTE_MAX = 200
@@ -68,6 +69,13 @@ FIELD_ANCHORS = {
 
 def _message(msgid: str) -> str:
     return str(DESK_MESSAGES.get(msgid) or _(msgid))
+
+
+def _first_message(exc: DomainError) -> str:
+    """A refusal's text at the desk: the first field's message, else the error's own."""
+    if isinstance(exc, ValidationError) and exc.errors:
+        return _message(next(iter(exc.errors.values())))
+    return _(exc.message, **exc.params)
 
 
 # --- the reception page ------------------------------------------------------------------------
@@ -140,31 +148,35 @@ def reception_check_in():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         blank = {"party_size": "1", "car_model": "none", "key": secrets.token_hex(16)}
         return _check_in_form(blank, {})
-    fields = ("mobile", "surname", "title", "car_model", "purpose", "party_size", "key")
-    form = {name: request.form.get(name, "").strip() for name in fields}
-    form["consent"] = "yes" if request.form.get("consent") == "yes" else ""
-    try:
+    posted = ReceptionCheckInForm()
+    form = {name: value.strip() for name, value in posted.typed().items()}
+    syntax = {} if posted.validate() else posted.messages()
+    try:  # core's messages too, with what could be read: every message at once
         result = checkin.check_in(
             db.session,
             checkin.CheckIn(
                 store_id=current_user.store_id,
-                mobile=form["mobile"],
-                purpose=form["purpose"],
-                party_size=form["party_size"],
-                surname=form["surname"] or None,
-                title=form["title"] or None,
-                car_model_id=form["car_model"] or None,
-                consent=bool(form["consent"]),
-                idempotency_key=form["key"][:64] or None,
+                mobile=posted.mobile.data or "",
+                purpose=posted.purpose.data or "",
+                party_size=posted.party_size.data,
+                surname=posted.surname.data,
+                title=posted.title.data,
+                car_model_id=posted.car_model.data,
+                consent=posted.consent.data,
+                idempotency_key=(posted.key.data or "")[:64] or None,
                 source=VisitSource.RECEPTION.value,
                 recorded_by=current_user.id,
                 timezone=current_user.timezone,
             ),
             utcnow(),
         )
+        if syntax:  # core found nothing else wrong: still refuse what could not be read
+            raise ValidationError({})
     except ValidationError as exc:
-        order = [*FIELD_ANCHORS, *exc.errors]  # the summary lists them in the form's order
-        errors = {name: _message(exc.errors[name]) for name in order if name in exc.errors}
+        db.session.rollback()
+        found = {**{k: _message(v) for k, v in exc.errors.items()}, **syntax}
+        order = [*FIELD_ANCHORS, *found]  # the summary lists them in the form's order
+        errors = {name: found[name] for name in order if name in found}
         return _check_in_form(form, errors, 422)
     known = _known(form["mobile"])
     name = customer_name(known.surname, known.title) if known else ""
@@ -237,39 +249,40 @@ def reception_visit(visit_id: int):  # type: ignore[no-untyped-def]
     return _visit_page(visit_id)
 
 
+def _to_visit(visit_id: int) -> str:
+    return url_for("console.reception_visit", visit_id=visit_id)
+
+
+def _to_home(**_: Any) -> str:
+    return url_for("console.home")
+
+
 @bp.route("/reception/visits/<int:visit_id>/reassign", methods=["POST"])
 @roles(*DESK)
+@redirect_on_refusal(_to_visit)
 def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
-    form = {
-        "consultant": request.form.get("consultant", "").strip(),
-        "note": request.form.get("note", "").strip(),
-    }
-    errors: dict[str, str] = {}
-    if not form["consultant"].isdigit():
-        errors["consultant"] = _("Choose the consultant who receives the visitor.")
+    posted = ReassignVisitForm()
+    form = {name: value.strip() for name, value in posted.typed().items()}
+    errors = {} if posted.validate() else posted.messages()
     if len(form["note"]) > NOTE_MAX:
         errors["note"] = _("A note has at most %(max)s characters.", max=NOTE_MAX)
     if errors:
         return _visit_page(visit_id, form=form, errors=errors)
+    assert posted.consultant.data is not None
     try:
         floor.reassign_visit(
             db.session,
             current_user.store_id,
             visit_id,
-            int(form["consultant"]),
+            posted.consultant.data,
             current_user.id,
             utcnow(),
-            note=form["note"] or None,
+            note=posted.note.data,
         )
     except ValidationError as exc:
         db.session.rollback()
         errors = {"consultant": _message(next(iter(exc.errors.values())))}
         return _visit_page(visit_id, form=form, errors=errors)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.reception_visit", visit_id=visit_id))
     row, _explanations = screens.explain_visit(db.session, current_user.store_id, visit_id)
     flash(
         _(
@@ -284,14 +297,9 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/reception/visits/<int:visit_id>/left", methods=["POST"])
 @roles(*DESK)
+@redirect_on_refusal(_to_visit)
 def reception_left(visit_id: int):  # type: ignore[no-untyped-def]
-    try:
-        floor.mark_left(db.session, current_user.store_id, visit_id, current_user.id, utcnow())
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.reception_visit", visit_id=visit_id))
+    floor.mark_left(db.session, current_user.store_id, visit_id, current_user.id, utcnow())
     flash(_("The visitor was marked as left without reception."), "success")
     return redirect(url_for("console.reception"))
 
@@ -315,15 +323,11 @@ def arrivals_live() -> tuple[Live, int]:
 
 @bp.route("/presence", methods=["POST"])
 @roles(Role.CONSULTANT)
+@redirect_on_refusal(_to_home, message=_first_message)
 def presence():  # type: ignore[no-untyped-def]
-    value = request.form.get("presence", "")
-    try:
-        handed = floor.set_presence(
-            db.session, current_user.store_id, current_user.id, value, utcnow()
-        )
-    except ValidationError as exc:
-        refuse(exc, _message(next(iter(exc.errors.values()))))
-        return redirect(url_for("console.home"))
+    form = PresenceForm()
+    value = form.presence.data or "" if form.validate() else ""
+    handed = floor.set_presence(db.session, current_user.store_id, current_user.id, value, utcnow())
     flash(_("Your status: %(presence)s.", presence=label("presence", value)), "success")
     if handed:
         flash(_("A waiting visitor was given to a consultant."), "info")
@@ -345,39 +349,27 @@ def arrivals():  # type: ignore[no-untyped-def]
 
 @bp.route("/arrivals/<int:visit_id>/start", methods=["POST"])
 @roles(Role.CONSULTANT)
+@redirect_on_refusal(_to_home)
 def arrival_start(visit_id: int):  # type: ignore[no-untyped-def]
-    try:
-        floor.start_reception(
-            db.session, current_user.store_id, current_user.id, visit_id, utcnow()
-        )
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-    else:
-        flash(_("Reception started."), "success")
+    floor.start_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
+    flash(_("Reception started."), "success")
     return redirect(url_for("console.home"))
 
 
 @bp.route("/arrivals/<int:visit_id>/end", methods=["POST"])
 @roles(Role.CONSULTANT)
+@redirect_on_refusal(_to_home)
 def arrival_end(visit_id: int):  # type: ignore[no-untyped-def]
-    try:
-        floor.end_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-    else:
-        flash(_("Reception ended."), "success")
-        # a first reception: straight on to its outcome (an order, or intent and the analysis)
-        ended = db.session.get(Visit, visit_id)
-        opportunity = ended.opportunity if ended is not None else None
-        if (
-            opportunity is not None
-            and opportunity.grade is None
-            and opportunity.status == OpportunityStatus.OPEN.value
-            and opportunity.owner_id == current_user.id
-        ):
-            return redirect(url_for("console.outcome", opportunity_id=opportunity.id))
+    floor.end_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
+    flash(_("Reception ended."), "success")
+    # a first reception: straight on to its outcome (an order, or intent and the analysis)
+    ended = db.session.get(Visit, visit_id)
+    opportunity = ended.opportunity if ended is not None else None
+    if (
+        opportunity is not None
+        and opportunity.grade is None
+        and opportunity.status == OpportunityStatus.OPEN.value
+        and opportunity.owner_id == current_user.id
+    ):
+        return redirect(url_for("console.outcome", opportunity_id=opportunity.id))
     return redirect(url_for("console.home"))

@@ -13,15 +13,17 @@ from flask_login import current_user
 
 from console.auth import roles
 from console.blueprint import bp
+from console.forms import ReassignForm, dispatch_form, read_scoring
 from core.db import utcnow
 from core.dispatch.team import consultant_loads
 from core.enums import Role
-from core.errors import DomainError, NotFound, ValidationError
+from core.errors import NotFound, ValidationError
 from core.nightly import whatif
 from core.rules import admin as rule_admin
 from core.rules.rulesets import current_rules
 from extensions import db
-from web.refusals import refuse
+from web.forms import is_ascii_int
+from web.refusals import redirect_on_refusal
 
 GRADES = rule_admin.GRADES
 TABS = ("dispatch", "scoring", "history")
@@ -50,18 +52,6 @@ def _dispatch_form_from_rules() -> dict[str, Any]:
     for c in rule_admin.consultant_settings(db.session, current_user.store_id):
         form[f"cap-{c.user_id}"] = "" if c.load_cap is None else str(c.load_cap)
         form[f"active-{c.user_id}"] = c.active
-    return form
-
-
-def _dispatch_form_from_request(
-    consultants: list[rule_admin.ConsultantSetting],
-) -> dict[str, Any]:
-    names = ["default_load_cap", "retry_limit", "previewed"]
-    names += [f"{part}_{g}" for g in GRADES for part in ("follow_up", "cycle")]
-    form: dict[str, Any] = {name: request.form.get(name, "").strip() for name in names}
-    for c in consultants:
-        form[f"cap-{c.user_id}"] = request.form.get(f"cap-{c.user_id}", "").strip()
-        form[f"active-{c.user_id}"] = request.form.get(f"active-{c.user_id}") == "on"
     return form
 
 
@@ -97,23 +87,28 @@ def rules_dispatch():  # type: ignore[no-untyped-def]
     caps or cycles does before it is in force."""
     store_id = current_user.store_id
     consultants = rule_admin.consultant_settings(db.session, store_id)
-    form = _dispatch_form_from_request(consultants)
-    try:
+    ids = [c.user_id for c in consultants]
+    posted = dispatch_form(ids)
+    syntax = {} if posted.validate() else posted.messages()
+    form: dict[str, Any] = {name: value.strip() for name, value in posted.typed().items()}
+    for user_id in ids:
+        form[f"active-{user_id}"] = bool(posted[f"active-{user_id}"].data)
+    try:  # core's messages too, with what could be read: every message at once
         change = rule_admin.validate_dispatch(
             db.session,
             store_id,
-            form["default_load_cap"],
-            form["retry_limit"],
-            {g: (form[f"follow_up_{g}"], form[f"cycle_{g}"]) for g in GRADES},
-            {
-                c.user_id: (form[f"cap-{c.user_id}"], form[f"active-{c.user_id}"])
-                for c in consultants
-            },
+            posted.default_load_cap.data,
+            posted.retry_limit.data,
+            posted.cycles(),
+            posted.consultants(ids),
         )
+        if syntax:
+            raise ValidationError({})
     except ValidationError as exc:
-        return _page("dispatch", 422, form=form, errors=_errors(exc))
+        return _page("dispatch", 422, form=form, errors={**_errors(exc), **syntax})
     fingerprint = change.fingerprint()
-    if request.form.get("action") == "save" and form["previewed"] == fingerprint:
+    action = posted.action.data
+    if action == "save" and form["previewed"] == fingerprint:
         saved = rule_admin.save_dispatch(db.session, store_id, current_user.id, utcnow(), change)
         if not saved.rules_changed and not saved.consultants_changed:
             flash(_("Nothing changed: these are the rules in force."), "info")
@@ -121,7 +116,7 @@ def rules_dispatch():  # type: ignore[no-untyped-def]
             flash(_("Rules saved. Tonight's run uses them."), "success")
         return redirect(url_for("console.rules", tab="dispatch"))
     preview = whatif.preview(db.session, store_id, utcnow(), change)
-    if request.form.get("action") == "save":
+    if action == "save":
         flash(
             _("Check what tonight's run would do with these values, then save them."),
             "info",
@@ -149,40 +144,6 @@ def _scoring_form(scoring: dict[str, Any]) -> dict[str, Any]:
         ],
         "thresholds": {g: str(scoring["thresholds"][g]) for g in GRADES},
     }
-
-
-def _count(name: str, limit: int) -> int:
-    raw = request.form.get(name, "0")
-    return min(int(raw), limit) if raw.isdigit() else 0
-
-
-def _scoring_from_request() -> dict[str, Any]:
-    f = request.form
-    indicators = []
-    for i in range(_count("ind_count", MAX_INDICATORS)):
-        p = f"ind-{i}"
-        options = []
-        for j in range(_count(f"{p}-opt_count", MAX_OPTIONS)):
-            q = f"{p}-opt-{j}"
-            options.append(
-                {
-                    "key": f.get(f"{q}-key", "").strip(),
-                    "label": {
-                        "zh": f.get(f"{q}-zh", "").strip(),
-                        "en": f.get(f"{q}-en", "").strip(),
-                    },
-                    "points": f.get(f"{q}-points", "").strip(),
-                }
-            )
-        indicators.append(
-            {
-                "key": f.get(f"{p}-key", "").strip(),
-                "label": {"zh": f.get(f"{p}-zh", "").strip(), "en": f.get(f"{p}-en", "").strip()},
-                "options": options,
-            }
-        )
-    thresholds = {g: f.get(f"threshold_{g}", "").strip() for g in GRADES}
-    return {"indicators": indicators, "thresholds": thresholds}
 
 
 def _blank_option() -> dict[str, Any]:
@@ -224,17 +185,20 @@ def _edit(scoring: dict[str, Any], action: str) -> str | None:
 @bp.route("/rules/scoring", methods=["POST"])
 @roles(Role.MANAGER)
 def rules_scoring():  # type: ignore[no-untyped-def]
-    scoring = _scoring_from_request()
+    scoring, typed, syntax = read_scoring(request.form, MAX_INDICATORS, MAX_OPTIONS)
     action = request.form.get("action", "save")
     if action != "save":
         focus = _edit(scoring, action)
         return _page("scoring", scoring=scoring, errors={}, focus=focus)
-    try:
+    try:  # core's messages too, with what could be read: every message at once
         saved = rule_admin.save_scoring(
-            db.session, current_user.store_id, current_user.id, utcnow(), scoring
+            db.session, current_user.store_id, current_user.id, utcnow(), typed
         )
+        if syntax:
+            raise ValidationError({})
     except ValidationError as exc:
-        return _page("scoring", 422, scoring=scoring, errors=_errors(exc))
+        db.session.rollback()
+        return _page("scoring", 422, scoring=scoring, errors={**_errors(exc), **syntax})
     if saved.changed:
         flash(_("Scoring saved. New needs analyses use it."), "success")
     else:
@@ -247,7 +211,7 @@ def rules_scoring():  # type: ignore[no-untyped-def]
 
 def _source(raw: str | None) -> int | None:
     """The consultant whose customers are listed, or None for the refill pool."""
-    return int(raw) if raw and raw.isdigit() else None
+    return int(raw) if raw and is_ascii_int(raw) else None
 
 
 def _reassign_page(
@@ -282,49 +246,53 @@ def _reassign_page(
     )
 
 
+def _back_to_reassign(**_: Any) -> str:
+    source = ReassignForm().source.data
+    return url_for("console.reassign", **({"from": source} if source else {}))
+
+
 @bp.route("/reassign", methods=["GET", "POST"])
 @roles(Role.MANAGER)
+@redirect_on_refusal(_back_to_reassign)
 def reassign():  # type: ignore[no-untyped-def]
     """Move one or many of a consultant's (or the pool's) open customers to another consultant or
     to the pool, with a written reason."""
     if request.method == "GET":
         source = _source(request.args.get("from"))
         return _reassign_page(source, {"from": "" if source is None else str(source)}, {})
+    posted = ReassignForm()
+    posted.validate()
+    source = posted.source.data
     form: dict[str, Any] = {
-        "from": request.form.get("from", "").strip(),
-        "to": request.form.get("to", "").strip(),
-        "reason": request.form.get("reason", "").strip(),
-        "opportunities": [v for v in request.form.getlist("opportunity") if v.isdigit()],
-        "confirm_over_cap": request.form.get("confirm_over_cap") == "on",
+        "from": "" if source is None else str(source),
+        "to": posted.to.data or "",
+        "reason": posted.reason.data or "",
+        "opportunities": [str(i) for i in posted.opportunity.data or []],
+        "confirm_over_cap": bool(posted.confirm_over_cap.data),
     }
-    source = _source(form["from"])
     errors: dict[str, str] = {}
-    to_owner: int | None = None
-    if form["to"].isdigit():
-        to_owner = int(form["to"])
-    elif form["to"] != "pool":
+    target = posted.target()
+    to_owner: int | None
+    if isinstance(target, str):
         # nobody chosen: core refuses a consultant who does not exist, with the other checks
         errors["to_owner"] = _("Choose who receives the customers: a consultant or the pool.")
         to_owner = 0
+    else:
+        to_owner = target
     try:
         moved = rule_admin.reassign(
             db.session,
             current_user.store_id,
             current_user.id,
             utcnow(),
-            [int(v) for v in form["opportunities"]],
+            posted.opportunity.data or [],
             to_owner,
-            form["reason"],
+            posted.reason.data,
             allow_over_cap=form["confirm_over_cap"],
         )
     except ValidationError as exc:
         db.session.rollback()
         return _reassign_page(source, form, {**_errors(exc), **errors}, 422)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        refuse(exc)
-        return redirect(url_for("console.reassign", **({"from": source} if source else {})))
     if to_owner is None:
         flash(
             ngettext(

@@ -8,7 +8,7 @@ from core.errors import ValidationError
 from core.i18n import N_
 
 _SEPARATORS = re.compile(r"[\s\-()]")
-_MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits: \d would take '１' or '١' too
 
 
 def normalise_mobile(raw: str, field: str = "mobile") -> str:

@@ -69,3 +69,8 @@ def enqueue_after_commit(func: Callable[..., Any], *args: int | str) -> None:
 def flush_pending() -> None:
     for func, args in g.pop("pending_jobs", []):
         enqueue(func, *args)
+
+
+def drop_pending() -> None:
+    """The request did not commit: the jobs it asked for are not enqueued."""
+    g.pop("pending_jobs", None)

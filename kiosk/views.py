@@ -28,7 +28,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from core.checkin.service import (
@@ -48,8 +47,6 @@ from core.db import utcnow
 from core.enums import VisitPurpose, VisitSource
 from core.errors import (
     AuthenticationFailed,
-    DomainError,
-    NotFound,
     PermissionDenied,
     ValidationError,
 )
@@ -59,7 +56,19 @@ from core.stores.auth import verify_credentials
 from core.stores.service import CarModelChoice, car_models
 from extensions import db, limiter
 from kiosk.blueprint import bp
+from kiosk.forms import (
+    MOBILE_TYPED_MAX,
+    SURNAME_TYPED_MAX,
+    ConfirmForm,
+    ConsentForm,
+    EnrolForm,
+    InterestForm,
+    MobileForm,
+    NameForm,
+)
 from settings import DEFAULT_LANGUAGE, LANGUAGES
+from web.errors import ErrorArea, error_area
+from web.forms import LanguageForm
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, current_kiosk
 from web.sealed import seal, unseal
 
@@ -229,10 +238,10 @@ def reset():  # type: ignore[no-untyped-def]
 
 @bp.route("/lang", methods=["POST"])
 def language():  # type: ignore[no-untyped-def]
-    lang = request.form.get("lang", "")
-    if lang in LANGUAGES:
-        session["lang"] = lang
-    target = request.form.get("next", "")
+    form = LanguageForm()
+    if form.validate() and form.lang.data:
+        session["lang"] = form.lang.data
+    target = form.next.data or ""
     if not target.startswith("/kiosk/") or "//" in target or "\\" in target:
         target = url_for("kiosk.welcome")
     return redirect(target, 303)
@@ -250,7 +259,8 @@ def mobile():  # type: ignore[no-untyped-def]
         not_me = bool(state.pop("not_me", False))
         _save(state)
         return _mobile_page(state.get("mobile") or state.get("draft", ""), not_me=not_me)
-    raw = request.form.get("mobile", "").strip()[:40]
+    form = MobileForm()
+    raw = form.mobile.typed().strip()[:MOBILE_TYPED_MAX]
     kiosk = current_kiosk()
     assert kiosk is not None
     try:
@@ -289,7 +299,8 @@ def confirm():  # type: ignore[no-untyped-def]
         return elsewhere
     assert state is not None
     if request.method == "POST":
-        if request.form.get("answer") == "yes":
+        form = ConfirmForm()
+        if form.validate() and form.answer.data == "yes":
             _save(state, confirmed=True)
             return redirect(url_for("kiosk.interest"), 303)
         # Not them: the number was probably mistyped. Forget the identity it showed; keep the
@@ -314,20 +325,19 @@ def name():  # type: ignore[no-untyped-def]
     assert state is not None
     if request.method == "GET":
         return _name_page(state.get("surname", ""), state.get("title"))
-    surname = request.form.get("surname", "")[:100]
-    title = request.form.get("title")
-    errors: dict[str, str] = {}
+    form = NameForm()
+    errors = {} if form.validate() else form.messages()
     clean: dict[str, str] = {}
-    for field, check, raw in (
-        ("surname", validate_surname, surname),
-        ("title", validate_title, title),
-    ):
+    for field, check in (("surname", validate_surname), ("title", validate_title)):
+        if field in errors:
+            continue
         try:
-            clean[field] = check(raw)
+            clean[field] = check(form[field].data)
         except ValidationError as exc:
             errors.update(_messages(exc))
     if errors:
-        return _name_page(surname, title, errors, status=422)
+        typed = form.typed()
+        return _name_page(typed["surname"][:SURNAME_TYPED_MAX], typed["title"], errors, 422)
     _save(state, surname=clean["surname"], title=clean["title"])
     return redirect(url_for("kiosk.interest"), 303)
 
@@ -366,23 +376,27 @@ def interest():  # type: ignore[no-untyped-def]
                 "party_size": state.get("party_size", 1),
             }
         )
-    values = {
-        "car_model": request.form.get("car_model", "none")[:20],
-        "purpose": request.form.get("purpose"),
-        "party_size": request.form.get("party_size", "")[:5],
-    }
-    errors: dict[str, str] = {}
+    form = InterestForm()
+    errors = {} if form.validate() else form.messages()
     clean: dict[str, Any] = {}
     for field, check in (
-        ("car_model", lambda raw: validate_car_model(db.session, kiosk.store_id, raw)),
+        ("car_model", lambda value: validate_car_model(db.session, kiosk.store_id, value)),
         ("purpose", validate_purpose),
         ("party_size", validate_party_size),
     ):
+        if field in errors:
+            continue
         try:
-            clean[field] = check(values[field])
+            clean[field] = check(form[field].data)
         except ValidationError as exc:
             errors.update(_messages(exc))
     if errors:
+        typed = form.typed()
+        values = {
+            "car_model": typed["car_model"][:20] or "none",
+            "purpose": typed["purpose"],
+            "party_size": typed["party_size"][:5],
+        }
         return _interest_page(values, errors, status=422)
     _save(
         state,
@@ -442,7 +456,7 @@ def consent():  # type: ignore[no-untyped-def]
                 surname=state.get("surname"),
                 title=state.get("title"),
                 car_model_id=None if car_model in (None, "none") else car_model,
-                consent=request.form.get("consent") == "yes",
+                consent=ConsentForm().consent.data,
                 notice_version=NOTICE_VERSION,
                 idempotency_key=state["key"],
                 source=VisitSource.KIOSK.value,
@@ -505,13 +519,14 @@ def enrol():  # type: ignore[no-untyped-def]
     The staff password is checked, but the browser is not signed in to the console: the
     session is cleared and only the device cookie is set.
     """
-    username = request.form.get("username", "")[:64]
-    device_name = request.form.get("name", "")[:200]
+    form = EnrolForm()
+    username = form.username.typed()[:64]
+    device_name = form.name.typed()[:200]
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         try:
-            identity = verify_credentials(db.session, username, request.form.get("password", ""))
+            identity = verify_credentials(db.session, username, form.password.data)
             token = kiosks.enrol(
                 db.session,
                 store_id=identity.store_id,
@@ -551,59 +566,39 @@ def enrol():  # type: ignore[no-untyped-def]
 # --- errors: a kiosk page with a way back to the start, never a console link -------------------
 
 
-ERRORS = {
-    400: (
-        _l("The form has expired"),
-        _l("The page was open too long or was sent twice. Please start again."),
-    ),
-    403: (_l("Not allowed"), _l("This is not available on the check-in screen.")),
-    404: (_l("Page not found"), _l("There is no page at this address.")),
-    405: (_l("Not allowed"), _l("This is not available on the check-in screen.")),
-    429: (_l("Too many attempts"), _l("Please wait a minute and try again.")),
-    500: (_l("Something went wrong"), _l("Please start again, or ask at the reception desk.")),
-}
-
-
-def _error_page(status: int, title: str, message: str):  # type: ignore[no-untyped-def]
-    db.session.rollback()
+def _error_context(status: int) -> dict[str, Any]:
     if status >= 500:
         session.pop(STATE, None)  # start afresh rather than trip over the same state again
-    return _page("kiosk/error.html", status, code=status, title=title, message=message)
+    return {**kiosk_context(), "idle_seconds": int(setting("KIOSK_IDLE_SECONDS"))}
 
 
-def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-    code = exc.code or 500
-    title, message = ERRORS.get(code, ERRORS[500])
-    return _error_page(code, str(title), str(message))
-
-
-for _code in ERRORS:
-    bp.register_error_handler(_code, _http_error)
-
-
-@bp.errorhandler(NotFound)
-def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
-    title, message = ERRORS[404]
-    return _error_page(404, str(title), str(message))
-
-
-@bp.errorhandler(PermissionDenied)
-def _forbidden(exc: PermissionDenied):  # type: ignore[no-untyped-def]
-    return _error_page(403, _("Not allowed"), _(exc.message))
-
-
-@bp.errorhandler(DomainError)
-def _refused(exc: DomainError):  # type: ignore[no-untyped-def]
-    return _error_page(409, _("This cannot be done"), _(exc.message, **exc.params))
-
-
-@bp.errorhandler(Exception)
-def _crashed(exc: Exception):  # type: ignore[no-untyped-def]
-    if isinstance(exc, HTTPException):
-        return _http_error(exc)
-    current_app.logger.exception("unhandled error on the kiosk")
-    title, message = ERRORS[500]
-    return _error_page(500, str(title), str(message))
+error_area(
+    bp,
+    ErrorArea(
+        template="kiosk/error.html",
+        texts={
+            400: (
+                _l("The form has expired"),
+                _l("The page was open too long or was sent twice. Please start again."),
+            ),
+            403: (_l("Not allowed"), _l("This is not available on the check-in screen.")),
+            404: (_l("Page not found"), _l("There is no page at this address.")),
+            405: (_l("Not allowed"), _l("This is not available on the check-in screen.")),
+            429: (_l("Too many attempts"), _l("Please wait a minute and try again.")),
+            500: (
+                _l("Something went wrong"),
+                _l("Please start again, or ask at the reception desk."),
+            ),
+            503: (
+                _l("The check-in is not available right now"),
+                _l("Please ask at the reception desk, or try again in a minute."),
+            ),
+        },
+        not_found=(_l("Page not found"), _l("There is no page at this address.")),
+        public=True,
+        context=_error_context,
+    ),
+)
 
 
 @bp.route("/<path:anything>")

@@ -13,8 +13,11 @@ KIOSK_COOKIE_MAX_AGE = 5 * 365 * 24 * 3600  # a device stays enrolled until revo
 
 
 def current_kiosk() -> Kiosk | None:
-    """The enrolled device making this request, or None (looked up once per request)."""
+    """The enrolled device making this request, or None (looked up once per request; not at
+    all once the request met a database outage, so that its error page still opens)."""
     if "kiosk" not in g:
+        if g.get("database_down"):
+            return None
         g.kiosk = kiosk_for_token(db.session, request.cookies.get(KIOSK_COOKIE), utcnow())
     return g.kiosk
 

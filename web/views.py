@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, request, session, url_for
+from flask import Blueprint, current_app, jsonify, redirect, session, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
 from core.stores.auth import set_locale
 from extensions import db
-from settings import LANGUAGES
+from web.forms import LanguageForm
 from web.kiosk_device import is_kiosk_request
 
 bp = Blueprint("web", __name__)
@@ -63,12 +63,13 @@ def _queue_status() -> dict[str, Any]:
 @bp.route("/lang", methods=["POST"])
 def switch_language():  # type: ignore[no-untyped-def]
     """Switch the interface language; it sticks in the session and on the user's profile."""
-    lang = request.form.get("lang", "")
-    if lang in LANGUAGES:
+    form = LanguageForm()
+    lang = form.lang.data
+    if form.validate() and lang:
         session["lang"] = lang
         if current_user.is_authenticated:
             set_locale(db.session, current_user.id, lang)
-    target = request.form.get("next", "")
+    target = form.next.data or ""
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("web.index")
     return redirect(target)

@@ -122,29 +122,35 @@ YES, NO = "yes", "no"
 
 @dataclass
 class CallbackForm:
-    """What the agent typed and chose, as posted (strings; empty = not answered)."""
+    """What the agent chose and typed, read into values (text stripped; "" or None = not
+    answered). Which answers the call needs, and what they must agree with, is checked here."""
 
     call_result: str = ""
-    remembers_consultant: str = ""  # 1
-    satisfaction: str = ""  # 2: "1".."5"
-    received_follow_up: str = ""  # 3
-    has_bought: str = ""  # 4
+    remembers_consultant: bool | None = None  # 1
+    satisfaction: int | None = None  # 2: 1..5
+    received_follow_up: bool | None = None  # 3
+    has_bought: bool | None = None  # 4
     bought_reason: str = ""  # 5
     bought_brand: str = ""  # 6: a stored brand or "other"
     bought_brand_other: str = ""
-    would_revisit: str = ""  # 7
-    same_consultant_ok: str = ""  # 8
+    would_revisit: bool | None = None  # 7
+    same_consultant_ok: bool | None = None  # 8
     concerns: str = ""  # 9
     other_brands: str = ""  # 10
     outcome: str = ""
-    invite_date: str = ""
-    invite_time: str = ""
-    call_again_on: str = ""
+    invite_date: date | None = None
+    invite_time: time | None = None
+    call_again_on: date | None = None
     note: str = ""
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each field's value when nothing was answered."""
+        return {f.name: f.default for f in fields(cls)}
 
 
 @dataclass(frozen=True)
@@ -173,14 +179,12 @@ class _Parsed:
     note: str | None
 
 
-def _yes_no(raw: str, name: str, errors: dict[str, str], *, required: bool) -> bool | None:
-    if raw == YES:
-        return True
-    if raw == NO:
-        return False
-    if raw or required:
+def _yes_no(
+    answer: bool | None, name: str, errors: dict[str, str], *, required: bool
+) -> bool | None:
+    if answer is None and required:
         errors[name] = N_("Choose yes or no.")
-    return None
+    return answer
 
 
 def _bounded(raw: str, name: str, limit: int, errors: dict[str, str]) -> str | None:
@@ -223,9 +227,9 @@ def _validate(
         ),
         "satisfaction": None,
     }
-    if form.satisfaction:
-        if form.satisfaction in {"1", "2", "3", "4", "5"}:
-            answers["satisfaction"] = int(form.satisfaction)
+    if form.satisfaction is not None:
+        if 1 <= form.satisfaction <= 5:
+            answers["satisfaction"] = form.satisfaction
         else:
             errors["satisfaction"] = N_("Choose 1 to 5, or leave it if the customer did not say.")
     bought = _yes_no(form.has_bought, "has_bought", errors, required=strict)
@@ -283,14 +287,13 @@ def _validate(
     if outcome == CallbackOutcome.INVITE_BACK.value and "outcome" not in errors:
         if answers["would_revisit"] is not True:
             errors["would_revisit"] = N_("An invitation needs a customer who would visit again.")
-        day = _parse_date(form.invite_date)
-        at = _parse_time(form.invite_time)
+        day, at = form.invite_date, form.invite_time
         if day is not None and at is not None:
             invitation_at = local_moment(day, at, timezone)
         if invitation_at is None or invitation_at <= now:
             errors["invite_at"] = N_("Choose the date and time of the appointment, in the future.")
     if outcome == CallbackOutcome.CALL_AGAIN.value and "outcome" not in errors:
-        call_again_on = _parse_date(form.call_again_on)
+        call_again_on = form.call_again_on
         if call_again_on is None or call_again_on <= today:
             errors["call_again_on"] = N_("Choose a day after today.")
         elif call_again_on > today + timedelta(days=366):
@@ -309,20 +312,6 @@ def _validate(
         call_again_on,
         note,
     )
-
-
-def _parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-
-
-def _parse_time(raw: str) -> time | None:
-    try:
-        return time.fromisoformat(raw.strip())
-    except ValueError:
-        return None
 
 
 def record_callback(

@@ -106,10 +106,10 @@ class CheckIn:
     store_id: int
     mobile: str
     purpose: str
-    party_size: int | str | None = 1
+    party_size: int | None = 1
     surname: str | None = None  # needed for a new customer only
     title: str | None = None
-    car_model_id: int | str | None = None
+    car_model_id: int | None = None  # None: "not sure yet"
     consent: bool = False
     notice_version: str = NOTICE_VERSION
     idempotency_key: str | None = None
@@ -138,12 +138,8 @@ def validate_title(raw: str | None) -> str:
     return raw
 
 
-def validate_party_size(raw: int | str | None) -> int:
-    try:
-        size = int(raw or 0)
-    except (TypeError, ValueError):
-        size = 0
-    if not 1 <= size <= MAX_PARTY:
+def validate_party_size(size: int | None) -> int:
+    if size is None or not 1 <= size <= MAX_PARTY:
         raise ValidationError({"party_size": N_("Choose how many of you came (1 to 20).")})
     return size
 
@@ -154,14 +150,10 @@ def validate_purpose(raw: str | None) -> str:
     return raw
 
 
-def validate_car_model(session: Session, store_id: int, raw: int | str | None) -> int | None:
+def validate_car_model(session: Session, store_id: int, model_id: int | None) -> int | None:
     """A model of the store's list, or None for "not sure yet"."""
-    if raw in (None, "", "none"):
+    if model_id is None:
         return None
-    try:
-        model_id = int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        model_id = -1
     model = session.get(CarModel, model_id)
     if model is None or model.store_id != store_id or not model.active:
         raise ValidationError({"car_model": N_("Choose a car model from the list.")})
@@ -203,7 +195,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
         mobile = ""
     timezone = request.timezone or store_timezone(session, request.store_id)
     day_start, day_end = day_bounds_utc(local_date(now, timezone), timezone)
-    model_id = _model_id(request.car_model_id)
+    model_id = request.car_model_id
     found = session.execute(
         _seen_statement(),
         {
@@ -225,7 +217,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     checks: list[tuple[str, Any]] = [
         ("purpose", lambda: validate_purpose(request.purpose)),
         ("party_size", lambda: validate_party_size(request.party_size)),
-        ("car_model", lambda: _valid_model(request.car_model_id, model_id, seen.model_ok)),
+        ("car_model", lambda: _valid_model(model_id, seen.model_ok)),
     ]
     if not known:
         checks += [
@@ -427,16 +419,7 @@ def _inserting(table: Any) -> Any:
     return insert(table).returning(table.c.id)
 
 
-def _model_id(raw: int | str | None) -> int | None:
-    if raw in (None, "", "none"):
-        return None
-    try:
-        return int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return -1
-
-
-def _valid_model(raw: int | str | None, model_id: int | None, found: bool) -> int | None:
+def _valid_model(model_id: int | None, found: bool) -> int | None:
     """A model of the store's list (found active by the look-up), or None for "not sure yet"."""
     if model_id is None:
         return None

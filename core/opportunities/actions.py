@@ -267,24 +267,18 @@ def record_order(
     now: datetime,
     *,
     car_model_id: int | None = None,
-    deposit: int | str | None = None,
+    deposit: int | None = None,
     note: str | None = None,
 ) -> None:
     """Bought: the opportunity becomes O (won) with the model, an optional deposit and note."""
     opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     errors: dict[str, str] = {}
-    if car_model_id not in (None, ""):
+    if car_model_id is not None:
         model = session.get(CarModel, car_model_id)
         if model is None or model.store_id != store_id:
             errors["car_model"] = N_("Choose a car model from the list.")
-    amount: int | None = None
-    if deposit not in (None, ""):
-        try:
-            amount = int(str(deposit).replace(",", "").strip())
-        except ValueError:
-            amount = -1
-        if not 0 <= amount <= 10_000_000:
-            errors["deposit"] = N_("Enter the deposit in yuan, a whole number.")
+    if deposit is not None and not 0 <= deposit <= 10_000_000:
+        errors["deposit"] = N_("Enter the deposit in yuan, a whole number.")
     try:
         text = _text(note, "note", REASON_MAX, required=False, message="")
     except ValidationError as exc:
@@ -292,9 +286,9 @@ def record_order(
     if errors:
         raise ValidationError(errors)
     close_opportunity(session, opportunity, Grade.O, actor_id, now, note=text)
-    if car_model_id not in (None, ""):
-        opportunity.car_model_id = int(car_model_id)
-    opportunity.order_deposit = amount
+    if car_model_id is not None:
+        opportunity.car_model_id = car_model_id
+    opportunity.order_deposit = deposit
     session.flush()
 
 

@@ -61,23 +61,17 @@ REASSIGN = "customers.reassign"
 HISTORY_ACTIONS = (RULES_CHANGE, SCORING_CHANGE, CONSULTANT_CHANGE)
 
 
-# --- parsing numbers --------------------------------------------------------------------------
+# --- numbers in range --------------------------------------------------------------------------
 
 
 def _whole(
-    raw: int | str | None, name: str, errors: dict[str, str], lo: int, hi: int, msg: str
+    value: int | None, name: str, errors: dict[str, str], lo: int, hi: int, msg: str
 ) -> int | None:
-    """An integer in [lo, hi], or None with a message in ``errors``."""
-    if isinstance(raw, bool):
-        raw = None
-    if isinstance(raw, int):
-        value = raw
-    else:
-        text = (raw or "").strip()
-        if not re.fullmatch(r"[+-]?\d+", text):
-            errors[name] = N_("Enter a whole number.") if text else msg
-            return None
-        value = int(text)
+    """``value`` if it is an integer in [lo, hi], else None with ``msg`` in ``errors`` (None:
+    nothing was given). Reading the typed text is the form's (console/forms.py)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        errors[name] = msg
+        return None
     if not lo <= value <= hi:
         errors[name] = msg
         return None
@@ -138,9 +132,9 @@ def consultant_settings(session: Session, store_id: int) -> list[ConsultantSetti
 
 
 def validate_rules(
-    default_load_cap: int | str,
-    retry_limit: int | str,
-    cycles: Mapping[str, tuple[int | str, int | str]],
+    default_load_cap: int | None,
+    retry_limit: int | None,
+    cycles: Mapping[str, tuple[int | None, int | None]],
     errors: dict[str, str] | None = None,
 ) -> tuple[int, int, dict[str, tuple[int, int]]]:
     """The store's cap, retries and cycles as integers, or ValidationError naming each field.
@@ -168,7 +162,7 @@ def validate_rules(
     parsed: dict[str, tuple[int, int]] = {}
     days = N_("Enter a number of days from 1 to 365.")
     for grade in GRADES:
-        raw_follow, raw_cycle = cycles.get(grade, ("", ""))
+        raw_follow, raw_cycle = cycles.get(grade, (None, None))
         follow = _whole(raw_follow, f"follow_up_{grade}", errors, DAYS_MIN, DAYS_MAX, days)
         cycle = _whole(raw_cycle, f"cycle_{grade}", errors, DAYS_MIN, DAYS_MAX, days)
         if follow is not None and cycle is not None:
@@ -201,10 +195,10 @@ def validate_rules(
 def validate_dispatch(
     session: Session,
     store_id: int,
-    default_load_cap: int | str,
-    retry_limit: int | str,
-    cycles: Mapping[str, tuple[int | str, int | str]],
-    consultants: Mapping[int, tuple[int | str | None, bool]] | None = None,
+    default_load_cap: int | None,
+    retry_limit: int | None,
+    cycles: Mapping[str, tuple[int | None, int | None]],
+    consultants: Mapping[int, tuple[int | None, bool]] | None = None,
 ) -> DispatchRules:
     """Everything of the caps-and-cycles form at once: the store's values and, per consultant,
     an own cap (empty: the store default) and whether they are active."""
@@ -216,7 +210,7 @@ def validate_dispatch(
             if user_id not in known:
                 raise NotFound("consultant")
             cap: int | None = None
-            if raw_cap is not None and str(raw_cap).strip() != "":
+            if raw_cap is not None:
                 cap = _whole(
                     raw_cap,
                     f"cap-{user_id}",
@@ -279,9 +273,9 @@ def save_rules(
     store_id: int,
     actor_id: int,
     now: datetime,
-    default_load_cap: int | str,
-    retry_limit: int | str,
-    cycles: Mapping[str, tuple[int | str, int | str]],
+    default_load_cap: int | None,
+    retry_limit: int | None,
+    cycles: Mapping[str, tuple[int | None, int | None]],
 ) -> Saved:
     """A new rules version with these caps, retries and cycles (the scoring is kept)."""
     cap, retry, parsed = validate_rules(default_load_cap, retry_limit, cycles)
@@ -336,7 +330,7 @@ def set_consultant(
     actor_id: int,
     now: datetime,
     user_id: int,
-    load_cap: int | str | None,
+    load_cap: int | None,
     active: bool,
 ) -> bool:
     """A consultant's own cap (None: the store default) and whether they are active (an
@@ -344,7 +338,7 @@ def set_consultant(
     whether anything changed."""
     errors: dict[str, str] = {}
     cap = None
-    if load_cap is not None and str(load_cap).strip() != "":
+    if load_cap is not None:
         cap = _whole(
             load_cap,
             f"cap-{user_id}",

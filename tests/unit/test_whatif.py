@@ -82,13 +82,13 @@ def scene(factory, run_on: date):
     return store, anna, ben, cara
 
 
-def change(session, store, *, cap="30", retry="3", cycles=None, consultants=None):
+def change(session, store, *, cap=30, retry=3, cycles=None, consultants=None):
     return rule_admin.validate_dispatch(
         session,
         store.id,
         cap,
         retry,
-        cycles or {"H": ("2", "7"), "A": ("4", "15"), "B": ("7", "30")},
+        cycles or {"H": (2, 7), "A": (4, 15), "B": (7, 30)},
         consultants or {},
     )
 
@@ -112,8 +112,8 @@ def test_preview_compares_current_and_proposed_and_writes_nothing(factory, sessi
     proposal = change(
         session,
         store,
-        cycles={"H": ("5", "7"), "A": ("5", "15"), "B": ("7", "30")},
-        consultants={anna.id: ("3", True), ben.id: ("8", True), cara.id: ("", False)},
+        cycles={"H": (5, 7), "A": (5, 15), "B": (7, 30)},
+        consultants={anna.id: (3, True), ben.id: (8, True), cara.id: (None, False)},
     )
     result = whatif.preview(session, store.id, now, proposal, run_on=run_on)
     assert counts(session, store) == before
@@ -159,10 +159,10 @@ def test_the_preview_agrees_with_the_nightly_run_under_the_saved_rules(factory, 
     proposal = change(
         session,
         store,
-        cap="6",
-        retry="2",
-        cycles={"H": ("3", "7"), "A": ("4", "15"), "B": ("7", "30")},
-        consultants={anna.id: ("4", True), ben.id: ("", True), cara.id: ("", False)},
+        cap=6,
+        retry=2,
+        cycles={"H": (3, 7), "A": (4, 15), "B": (7, 30)},
+        consultants={anna.id: (4, True), ben.id: (None, True), cara.id: (None, False)},
     )
     preview = whatif.preview(session, store.id, now, proposal, run_on=run_on)
     rule_admin.save_dispatch(session, store.id, manager.id, now, proposal)
@@ -226,6 +226,6 @@ def test_the_preview_issues_a_fixed_number_of_statements(factory, session, night
     factory.book(big_cara, 20, "H")
     for grade in ("A", "B") * 10:
         factory.opportunity(factory.customer(big), grade=grade, in_pool=True)
-    a = statements(small, change(session, small, consultants={anna.id: ("2", True)}))
-    b = statements(big, change(session, big, consultants={big_anna.id: ("2", True)}))
+    a = statements(small, change(session, small, consultants={anna.id: (2, True)}))
+    b = statements(big, change(session, big, consultants={big_anna.id: (2, True)}))
     assert a == b
