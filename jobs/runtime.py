@@ -13,6 +13,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from core import schema  # noqa: F401  (every feature's models: a bare worker maps them all)
 from core.db import configure_sqlite
 from core.nightly import jobruns
 from settings import database_url
