@@ -22,13 +22,16 @@ def create(
     store_id: int | None,
     run_on: date | None = None,
     requested_by: int | None = None,
+    now: datetime | None = None,
 ) -> int:
+    """A queued run; ``now`` (default: the clock) is when it was asked for."""
     run = JobRun(
         kind=kind.value,
         store_id=store_id,
         run_on=run_on,
         requested_by=requested_by,
         status=JobStatus.QUEUED.value,
+        created_at=now or utcnow(),
     )
     session.add(run)
     session.flush()
@@ -42,16 +45,18 @@ def _get(session: Session, run_id: int) -> JobRun:
     return run
 
 
-def start(session: Session, run_id: int) -> None:
+def start(session: Session, run_id: int, now: datetime | None = None) -> None:
     run = _get(session, run_id)
     run.status = JobStatus.RUNNING.value
-    run.started_at = utcnow()
+    run.started_at = now or utcnow()
 
 
-def finish(session: Session, run_id: int, counts: dict[str, Any]) -> None:
+def finish(
+    session: Session, run_id: int, counts: dict[str, Any], now: datetime | None = None
+) -> None:
     run = _get(session, run_id)
     run.status = JobStatus.SUCCEEDED.value
-    run.finished_at = utcnow()
+    run.finished_at = now or utcnow()
     run.counts = counts
 
 
@@ -104,10 +109,10 @@ def exists_for(session: Session, store_id: int, kind: JobKind, run_on: date) -> 
     )
 
 
-def fail(session: Session, run_id: int, error: str) -> None:
+def fail(session: Session, run_id: int, error: str, now: datetime | None = None) -> None:
     run = _get(session, run_id)
     run.status = JobStatus.FAILED.value
-    run.finished_at = utcnow()
+    run.finished_at = now or utcnow()
     run.error = error[:4000]
 
 

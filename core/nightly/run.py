@@ -3,11 +3,14 @@
 For a store S and its local date D, in one transaction:
 
 1. the **callback list**: one task due on D for each customer who was graded C on D-1
-   (dormant), whose high-intent follow-up interval or cycle ran out by D (stalled), who was
-   defeated by a consultant on D-1 (defeat), whose CS-scheduled callback date has come
+   (dormant), whose high-intent follow-up interval or cycle ran out by D while with a
+   consultant who has had them since before D (stalled), who was defeated by a consultant
+   on D-1 (defeat), whose CS-scheduled callback date has come
    (scheduled) or whose unreachable call is to be retried (retry). Never a customer without
-   consent or marked do-not-contact, never two open tasks for one customer; when a customer
-   qualifies several times, the kind of highest priority wins;
+   consent or marked do-not-contact, never two open tasks for one customer, never a second
+   task due on D for a customer (a repeated run of D adds no call to a day's list that
+   customer service may have worked already); when a customer qualifies several times, the
+   kind of highest priority wins;
 2. **releases**: the open customers of an inactive consultant, and the excess of a consultant
    above their cap, go to the refill pool;
 3. the **cyclic refill**: the pool is handed to active consultants below their cap.
@@ -38,6 +41,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
     union_all,
     update,
@@ -75,6 +79,7 @@ t = table_of(CallbackTask)
 c = table_of(Customer)
 u = table_of(User)
 cs = table_of(ConsultantSettings)
+a = table_of(Assignment)
 
 CYCLE = [g.value for g in CYCLE_GRADES]  # the grades with a follow-up interval and a cycle
 
@@ -192,6 +197,13 @@ def _candidates() -> Any:
         func.coalesce(o.c.graded_at, created),
     )
     visit = func.coalesce(o.c.last_visit_at, created)
+    # A customer the owner received on D (tonight's refill, when the run is repeated; a hand-out
+    # or a reassignment during the day) is theirs to follow up from then on, not stalled yet.
+    received = exists().where(
+        a.c.opportunity_id == o.c.id,
+        a.c.to_owner_id == o.c.owner_id,
+        a.c.assigned_at >= P["day_start"],
+    )
     stalled = []
     for rule, reference, prefix in (
         (StallRule.FOLLOW_UP, contact, "follow_up"),
@@ -215,6 +227,7 @@ def _candidates() -> Any:
                 o.c.grade.in_(CYCLE),
                 o.c.owner_id.is_not(None),
                 overdue > 0,
+                ~received,
                 no_earlier(CallbackKind.STALLED.value, reference, rule.value),
             )
         )
@@ -267,7 +280,10 @@ def _selection() -> Any:
             c.c.do_not_contact == false(),
             ~exists().where(
                 open_task.c.customer_id == cand.c.customer_id,
-                open_task.c.status == CallbackStatus.OPEN.value,
+                or_(
+                    open_task.c.status == CallbackStatus.OPEN.value,
+                    open_task.c.due_on == P["run_on"],
+                ),
             ),
         )
         .subquery("ranked")
