@@ -9,18 +9,17 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, abort, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from console import analytics_tables
-from console.auth import roles
+from console.auth import roles, user_today
 from console.blueprint import bp
 from core.analytics import report as analytics
 from core.analytics.exports import ExportTable, to_csv, to_xlsx
-from core.db import utcnow
 from core.errors import ValidationError
-from core.timeutil import local_date
 from extensions import db
 from web.forms import is_ascii_int
 from web.labels import label
@@ -57,7 +56,7 @@ def _scope() -> Scope:
     stores: list[analytics.Choice] = []
     picked = request.args.get("store", "").strip()
     if current_user.role == "admin":
-        stores = analytics.store_choices(db.session)
+        stores = analytics.store_choices(db.session())
         store_ids = [s.id for s in stores]
         if picked and is_ascii_int(picked) and int(picked) in store_ids:
             store_ids = [int(picked)]
@@ -68,7 +67,7 @@ def _scope() -> Scope:
         store_ids = [current_user.store_id]
         picked = ""
     single = len(store_ids) == 1 and (current_user.role != "admin" or bool(picked))
-    consultants = analytics.consultant_choices(db.session, store_ids) if single else []
+    consultants = analytics.consultant_choices(db.session(), store_ids) if single else []
     raw = request.args.get("consultant", "").strip()
     consultant_id = None
     if raw:
@@ -239,10 +238,6 @@ def _section(table: analytics_tables.Table, by: str) -> Section:
 # --- the page and the exports -------------------------------------------------------------------
 
 
-def _today() -> date:
-    return local_date(utcnow(), current_user.timezone)
-
-
 def _query(scope: Scope, form: dict[str, str]) -> dict[str, str]:
     """The filters as URL parameters, for the export links and the preset links."""
     params = {"from": form["from"], "to": form["to"]}
@@ -255,15 +250,15 @@ def _query(scope: Scope, form: dict[str, str]) -> dict[str, str]:
 
 @bp.route("/analytics", endpoint="analytics")
 @roles(*VIEWERS)
-def analytics_page():  # type: ignore[no-untyped-def]
-    today = _today()
+def analytics_page() -> ResponseReturnValue:
+    today = user_today()
     scope = _scope()
     form, errors, period = _period(today)
     errors = {**scope.errors, **errors}
     sections: list[Section] = []
     if period and not errors:
         result = analytics.report(
-            db.session, scope.store_ids, period[0], period[1], scope.consultant_id, by=scope.by
+            db.session(), scope.store_ids, period[0], period[1], scope.consultant_id, by=scope.by
         )
         sections = [_section(t, scope.by) for t in analytics_tables.tables(result).values()]
     params = _query(scope, form)
@@ -288,15 +283,15 @@ def analytics_page():  # type: ignore[no-untyped-def]
 
 @bp.route("/analytics/export/<name>.<fmt>")
 @roles(*VIEWERS)
-def analytics_export(name: str, fmt: str):  # type: ignore[no-untyped-def]
+def analytics_export(name: str, fmt: str) -> ResponseReturnValue:
     if fmt not in FORMATS or name not in analytics_tables.TABLE_NAMES:
         abort(404)
     scope = _scope()
-    form, errors, period = _period(_today())
+    form, errors, period = _period(user_today())
     if errors or scope.errors or period is None:
         abort(400)
     table = analytics_tables.table(
-        db.session,
+        db.session(),
         name,
         scope.store_ids,
         period[0],

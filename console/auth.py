@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,14 +18,17 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from console.blueprint import bp
 from console.forms import LoginForm
+from core.db import utcnow
 from core.errors import AuthenticationFailed
 from core.stores.auth import StaffIdentity, authenticate, load_identity, set_locale
+from core.timeutil import local_date
 from extensions import db, limiter, login_manager
 from web.errors import database_down
 from web.forms import is_ascii_int
@@ -59,11 +63,11 @@ def init_login(app: Flask) -> None:
     def load_user(user_id: str) -> StaffUser | None:
         if database_down():  # the error page of an outage opens signed out, without a query
             return None
-        identity = load_identity(db.session, int(user_id)) if is_ascii_int(user_id) else None
+        identity = load_identity(db.session(), int(user_id)) if is_ascii_int(user_id) else None
         return StaffUser(identity) if identity and identity.active else None
 
     @login_manager.unauthorized_handler
-    def unauthorized():  # type: ignore[no-untyped-def]
+    def unauthorized() -> ResponseReturnValue:
         flash(_("Please sign in."), "info")
         if request.headers.get("HX-Request"):
             # a polled panel whose session ended: the whole page goes to the sign-in
@@ -77,7 +81,7 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare which roles may open a console view. A view without it is refused to all."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        view._roles = frozenset(str(role) for role in allowed)  # type: ignore[attr-defined]
+        view._roles = frozenset(str(role) for role in allowed)  # type: ignore[attr-defined]  # read by the menu
         return view
 
     return decorate
@@ -99,6 +103,11 @@ def check_role() -> Any:
     return None
 
 
+def user_today() -> date:
+    """Today in the signed-in user's store's calendar."""
+    return local_date(utcnow(), current_user.timezone)
+
+
 def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
@@ -110,7 +119,7 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("20 per minute", methods=["POST"])
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("console.home"))
     error = None
@@ -118,7 +127,7 @@ def login():  # type: ignore[no-untyped-def]
     username = form.username.typed()
     if request.method == "POST":
         try:
-            identity = authenticate(db.session, username, form.password.data or "")
+            identity = authenticate(db.session(), username, form.password.data or "")
         except AuthenticationFailed as exc:
             error = _(exc.message)
         else:
@@ -127,7 +136,7 @@ def login():  # type: ignore[no-untyped-def]
             session.permanent = True
             if chosen_lang:  # a language picked on the sign-in page wins and sticks
                 session["lang"] = chosen_lang
-                set_locale(db.session, identity.id, chosen_lang)
+                set_locale(db.session(), identity.id, chosen_lang)
             login_user(StaffUser(identity))
             return redirect(_safe_next(request.args.get("next")) or url_for("console.home"))
     status = 401 if error else 200
@@ -136,7 +145,7 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.route("/logout", methods=["POST"])
 @roles("cs_agent", "consultant", "manager", "admin")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     lang = session.get("lang")
     logout_user()
     session.clear()
@@ -168,7 +177,9 @@ def navigation() -> dict[str, Any]:
             return []
         items = []
         for endpoint, title in NAV:
-            allowed = getattr(current_app.view_functions.get(endpoint), "_roles", frozenset())
+            allowed: frozenset[str] = getattr(
+                current_app.view_functions.get(endpoint), "_roles", frozenset()
+            )
             if current_user.role in allowed:
                 items.append((endpoint, str(title), allowed))
         return items

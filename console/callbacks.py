@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from console.auth import roles
+from console.auth import roles, user_today
 from console.blueprint import bp
 from console.forms import CallbackRecordForm
 from core.callbacks import claims, tasks
@@ -22,16 +23,11 @@ from core.callbacks import service as callbacks
 from core.db import utcnow
 from core.enums import CallbackKind, CallbackOutcome, Role
 from core.errors import ValidationError
-from core.timeutil import local_date
 from extensions import db
 from web.labels import label
 from web.refusals import redirect_on_refusal
 
 CALLERS = (Role.CS_AGENT, Role.MANAGER)
-
-
-def _today():  # type: ignore[no-untyped-def]
-    return local_date(utcnow(), current_user.timezone)
 
 
 def _errors(exc: ValidationError) -> dict[str, str]:
@@ -47,13 +43,13 @@ def _to_worklist(**_: Any) -> str:
 
 @bp.route("/callbacks")
 @roles(*CALLERS)
-def worklist():  # type: ignore[no-untyped-def]
+def worklist() -> ResponseReturnValue:
     kind = request.args.get("kind") or None
     page = request.args.get("page", 1, type=int) or 1
     result = tasks.worklist(
-        db.session,
+        db.session(),
         current_user.store_id,
-        _today(),
+        user_today(),
         current_user.id,
         utcnow(),
         kind=kind,
@@ -63,16 +59,16 @@ def worklist():  # type: ignore[no-untyped-def]
         "console/worklist.html",
         result=result,
         kinds=[k.value for k in CallbackKind],
-        pool=callbacks.pool_size(db.session, current_user.store_id),
-        today=_today(),
+        pool=callbacks.pool_size(db.session(), current_user.store_id),
+        today=user_today(),
     )
 
 
 @bp.route("/callbacks/hand-out", methods=["POST"])
 @roles(*CALLERS)
-def hand_out():  # type: ignore[no-untyped-def]
+def hand_out() -> ResponseReturnValue:
     """Hand the refill pool out now instead of tonight."""
-    done = callbacks.hand_out_pool(db.session, current_user.store_id, current_user.id, utcnow())
+    done = callbacks.hand_out_pool(db.session(), current_user.store_id, current_user.id, utcnow())
     if done.placed:
         flash(
             ngettext(
@@ -120,7 +116,7 @@ def _task_page(
     status: int = 200,
 ) -> Any:
     detail = tasks.task_detail(
-        db.session, current_user.store_id, task_id, current_user.id, utcnow()
+        db.session(), current_user.store_id, task_id, current_user.id, utcnow()
     )
     return (
         render_template(
@@ -129,7 +125,7 @@ def _task_page(
             form=form or CallbackRecordForm(formdata=None).typed(),
             errors=errors or {},
             revealed_mobile=revealed,
-            today=_today(),
+            today=user_today(),
             **callbacks.form_choices(),
         ),
         status,
@@ -138,23 +134,23 @@ def _task_page(
 
 @bp.route("/callbacks/<int:task_id>")
 @roles(*CALLERS)
-def callback(task_id: int):  # type: ignore[no-untyped-def]
+def callback(task_id: int) -> ResponseReturnValue:
     return _task_page(task_id)
 
 
 @bp.route("/callbacks/<int:task_id>/claim", methods=["POST"])
 @roles(*CALLERS)
 @redirect_on_refusal(_to_worklist)
-def callback_claim(task_id: int):  # type: ignore[no-untyped-def]
-    claims.claim(db.session, current_user.store_id, task_id, current_user.id, utcnow())
+def callback_claim(task_id: int) -> ResponseReturnValue:
+    claims.claim(db.session(), current_user.store_id, task_id, current_user.id, utcnow())
     return redirect(url_for("console.callback", task_id=task_id))
 
 
 @bp.route("/callbacks/<int:task_id>/release", methods=["POST"])
 @roles(*CALLERS)
 @redirect_on_refusal(_to_worklist)
-def callback_release(task_id: int):  # type: ignore[no-untyped-def]
-    claims.release(db.session, current_user.store_id, task_id, current_user.id)
+def callback_release(task_id: int) -> ResponseReturnValue:
+    claims.release(db.session(), current_user.store_id, task_id, current_user.id)
     flash(_("The callback is back on the list for anyone to take."), "info")
     return redirect(url_for("console.worklist"))
 
@@ -162,9 +158,9 @@ def callback_release(task_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/callbacks/<int:task_id>/reveal", methods=["POST"])
 @roles(*CALLERS)
 @redirect_on_refusal(lambda task_id: url_for("console.callback", task_id=task_id))
-def callback_reveal(task_id: int):  # type: ignore[no-untyped-def]
+def callback_reveal(task_id: int) -> ResponseReturnValue:
     mobile = claims.reveal_task_mobile(
-        db.session, current_user.store_id, task_id, current_user.id, utcnow()
+        db.session(), current_user.store_id, task_id, current_user.id, utcnow()
     )
     if request.headers.get("HX-Request"):
         return render_template("console/_callback_mobile.html", revealed_mobile=mobile)
@@ -174,7 +170,7 @@ def callback_reveal(task_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/callbacks/<int:task_id>/record", methods=["POST"])
 @roles(*CALLERS)
 @redirect_on_refusal(_to_worklist)
-def callback_record(task_id: int):  # type: ignore[no-untyped-def]
+def callback_record(task_id: int) -> ResponseReturnValue:
     form = CallbackRecordForm()
     form.validate()
     errors = form.syntax_errors()
@@ -182,7 +178,7 @@ def callback_record(task_id: int):  # type: ignore[no-untyped-def]
         return _task_page(task_id, form.typed(), errors, status=422)
     try:
         result = callbacks.record_callback(
-            db.session, current_user.store_id, task_id, current_user.id, utcnow(), form.posted()
+            db.session(), current_user.store_id, task_id, current_user.id, utcnow(), form.posted()
         )
     except ValidationError as exc:
         db.session.rollback()

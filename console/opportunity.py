@@ -9,12 +9,13 @@ from functools import wraps
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from console import reception
-from console.auth import roles
+from console.auth import roles, user_today
 from console.blueprint import bp
 from console.forms import DefeatForm, FollowUpForm, OrderForm, assess_form
 from core.db import utcnow
@@ -26,7 +27,7 @@ from core.opportunities.models import Customer, Opportunity
 from core.rules.rulesets import current_rules
 from core.scoping import get_in_store
 from core.stores.service import car_models
-from core.timeutil import local_date, local_moment
+from core.timeutil import local_moment
 from extensions import db
 from web.forms import ScreenForm
 from web.refusals import redirect_on_refusal
@@ -40,7 +41,7 @@ def _errors(exc: ValidationError) -> dict[str, str]:
 
 def _to_customer(opportunity_id: int, **_: Any) -> str:
     """Where a refused action on an opportunity goes: its customer (another store's is a 404)."""
-    found = get_in_store(db.session, Opportunity, opportunity_id, current_user.store_id)
+    found = get_in_store(db.session(), Opportunity, opportunity_id, current_user.store_id)
     return url_for("console.customer", customer_id=found.customer_id)
 
 
@@ -53,7 +54,7 @@ def _owned(view: Callable[..., Any]) -> Callable[..., Any]:
     @redirect_on_refusal(_to_customer)
     def wrapper(opportunity_id: int) -> Any:
         opportunity = opportunities.owned_open(
-            db.session, current_user.store_id, opportunity_id, current_user.id
+            db.session(), current_user.store_id, opportunity_id, current_user.id
         )
         return view(opportunity, opportunity.customer)
 
@@ -88,7 +89,7 @@ def _page(
 
 def _outcome_context(opportunity: Opportunity) -> dict[str, Any]:
     return {
-        "car_models": car_models(db.session, current_user.store_id),
+        "car_models": car_models(db.session(), current_user.store_id),
         "arrivals": reception.arrivals_live()[0],
     }
 
@@ -96,7 +97,7 @@ def _outcome_context(opportunity: Opportunity) -> dict[str, Any]:
 @bp.route("/opportunities/<int:opportunity_id>/outcome")
 @roles(Role.CONSULTANT)
 @_owned
-def outcome(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
+def outcome(opportunity: Opportunity, customer: Customer) -> ResponseReturnValue:
     form = {"car_model": str(opportunity.car_model_id or ""), "deposit": "", "note": ""}
     return _page("console/outcome.html", opportunity, customer, form, {})
 
@@ -104,13 +105,13 @@ def outcome(opportunity: Opportunity, customer: Customer):  # type: ignore[no-un
 @bp.route("/opportunities/<int:opportunity_id>/order", methods=["POST"])
 @roles(Role.CONSULTANT)
 @_owned
-def order(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
+def order(opportunity: Opportunity, customer: Customer) -> ResponseReturnValue:
     posted = OrderForm()
     form = _typed(posted)
     syntax = {} if posted.validate() else posted.messages()
     try:  # core's messages too, with what could be read: every message at once
         opportunities.record_order(
-            db.session,
+            db.session(),
             current_user.store_id,
             opportunity.id,
             current_user.id,
@@ -133,7 +134,7 @@ def order(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unty
 
 
 def _assess_context(opportunity: Opportunity) -> dict[str, Any]:
-    rules = current_rules(db.session, current_user.store_id)
+    rules = current_rules(db.session(), current_user.store_id)
     return {
         "indicators": rules.scoring["indicators"],
         "grades": [g.value for g in ASSESSABLE],
@@ -143,10 +144,10 @@ def _assess_context(opportunity: Opportunity) -> dict[str, Any]:
 @bp.route("/opportunities/<int:opportunity_id>/assess", methods=["GET", "POST"])
 @roles(Role.CONSULTANT)
 @_owned
-def assess(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
+def assess(opportunity: Opportunity, customer: Customer) -> ResponseReturnValue:
     if request.method == "GET":
         return _page("console/assess.html", opportunity, customer, {"answers": {}}, {})
-    rules = current_rules(db.session, current_user.store_id)
+    rules = current_rules(db.session(), current_user.store_id)
     posted = assess_form(i["key"] for i in rules.scoring["indicators"])
     typed = _typed(posted)
     answers = posted.answers()
@@ -157,7 +158,7 @@ def assess(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
     }
     try:  # the answers and the override grade are core's to check (the store's scoring)
         result = opportunities.assess(
-            db.session,
+            db.session(),
             current_user.store_id,
             opportunity.id,
             current_user.id,
@@ -179,13 +180,13 @@ def assess(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
 
 @bp.route("/opportunities/<int:opportunity_id>/assessments/<int:assessment_id>")
 @roles(*CUSTOMER_ROLES)
-def assessment(opportunity_id: int, assessment_id: int):  # type: ignore[no-untyped-def]
+def assessment(opportunity_id: int, assessment_id: int) -> ResponseReturnValue:
     """One needs analysis with its score breakdown: where the consultant lands after grading
     (so a reload does not grade again), and what a manager opens to check an override."""
     detail = opportunities.assessment_detail(
-        db.session, current_user.store_id, opportunity_id, assessment_id
+        db.session(), current_user.store_id, opportunity_id, assessment_id
     )
-    customer = get_in_store(db.session, Customer, detail.customer_id, current_user.store_id)
+    customer = get_in_store(db.session(), Customer, detail.customer_id, current_user.store_id)
     return render_template("console/assess_result.html", result=detail, customer=customer)
 
 
@@ -193,11 +194,11 @@ def assessment(opportunity_id: int, assessment_id: int):  # type: ignore[no-unty
 
 
 def _follow_up_context(opportunity: Opportunity) -> dict[str, Any]:
-    cycle = current_rules(db.session, current_user.store_id).cycles.get(opportunity.grade or "")
+    cycle = current_rules(db.session(), current_user.store_id).cycles.get(opportunity.grade or "")
     return {
         "kinds": [k.value for k in ActivityKind],
         "interval": cycle.follow_up_days if cycle else None,
-        "today": local_date(utcnow(), current_user.timezone),
+        "today": user_today(),
     }
 
 
@@ -209,7 +210,7 @@ def _typed(form: ScreenForm) -> dict[str, str]:
 @bp.route("/opportunities/<int:opportunity_id>/follow-up", methods=["GET", "POST"])
 @roles(Role.CONSULTANT)
 @_owned
-def follow_up(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
+def follow_up(opportunity: Opportunity, customer: Customer) -> ResponseReturnValue:
     names = ("kind", "outcome", "next_follow_up_on", "invitation_date", "invitation_time")
     if request.method == "GET":
         form = {name: "" for name in names}
@@ -230,7 +231,7 @@ def follow_up(opportunity: Opportunity, customer: Customer):  # type: ignore[no-
         invitation_at = local_moment(day, at, current_user.timezone)
     try:
         result = opportunities.log_follow_up(
-            db.session,
+            db.session(),
             current_user.store_id,
             opportunity.id,
             current_user.id,
@@ -273,7 +274,7 @@ def _defeat_context(opportunity: Opportunity) -> dict[str, Any]:
 @bp.route("/opportunities/<int:opportunity_id>/defeat", methods=["GET", "POST"])
 @roles(Role.CONSULTANT)
 @_owned
-def defeat(opportunity: Opportunity, customer: Customer):  # type: ignore[no-untyped-def]
+def defeat(opportunity: Opportunity, customer: Customer) -> ResponseReturnValue:
     names = ("reason", "competitor_brand", "note")
     if request.method == "GET":
         return _page("console/defeat.html", opportunity, customer, {name: "" for name in names}, {})
@@ -281,7 +282,7 @@ def defeat(opportunity: Opportunity, customer: Customer):  # type: ignore[no-unt
     form = _typed(posted)
     try:
         opportunities.record_defeat(
-            db.session,
+            db.session(),
             current_user.store_id,
             opportunity.id,
             current_user.id,
@@ -309,7 +310,7 @@ FORM_CONTEXT: dict[str, Callable[[Opportunity], dict[str, Any]]] = {
 
 @bp.route("/customers/<int:customer_id>/reveal", methods=["POST"])
 @roles(*CUSTOMER_ROLES)
-def reveal(customer_id: int):  # type: ignore[no-untyped-def]
-    mobile = reveal_mobile(db.session, current_user.store_id, customer_id, current_user.id)
-    profile = customer_profile(db.session, current_user.store_id, customer_id)
+def reveal(customer_id: int) -> ResponseReturnValue:
+    mobile = reveal_mobile(db.session(), current_user.store_id, customer_id, current_user.id)
+    profile = customer_profile(db.session(), current_user.store_id, customer_id)
     return render_template("console/customer.html", profile=profile, revealed_mobile=mobile)

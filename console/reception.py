@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -83,7 +84,7 @@ def _first_message(exc: DomainError) -> str:
 
 def _visits_live() -> Live:
     now = utcnow()
-    rows = screens.todays_visits(db.session, current_user.store_id, now, current_user.timezone)
+    rows = screens.todays_visits(db.session(), current_user.store_id, now, current_user.timezone)
     groups = [
         (key, heading, [r for r in rows if r.status in statuses])
         for key, statuses, heading in GROUPS
@@ -99,13 +100,13 @@ def _visits_live() -> Live:
 
 @bp.route("/reception")
 @roles(*DESK)
-def reception():  # type: ignore[no-untyped-def]
+def reception() -> ResponseReturnValue:
     return render_template("console/reception.html", visits=_visits_live())
 
 
 @bp.route("/reception/live")
 @roles(*DESK)
-def reception_live():  # type: ignore[no-untyped-def]
+def reception_live() -> ResponseReturnValue:
     """The visitors' tables, polled by the reception page."""
     return _visits_live().response()
 
@@ -114,12 +115,12 @@ def reception_live():  # type: ignore[no-untyped-def]
 
 
 def _car_models() -> list[CarModelChoice]:
-    return car_models(db.session, current_user.store_id)
+    return car_models(db.session(), current_user.store_id)
 
 
 def _known(mobile: str) -> checkin.KnownVisitor | None:
     try:
-        return checkin.lookup_visitor(db.session, current_user.store_id, mobile)
+        return checkin.lookup_visitor(db.session(), current_user.store_id, mobile)
     except ValidationError:
         return None
 
@@ -143,7 +144,7 @@ def _check_in_form(form: dict[str, str], errors: dict[str, str], status: int = 2
 
 @bp.route("/reception/check-in", methods=["GET", "POST"])
 @roles(*DESK)
-def reception_check_in():  # type: ignore[no-untyped-def]
+def reception_check_in() -> ResponseReturnValue:
     """Check in a visitor who does not use the kiosk: the kiosk's rules, recorded by the desk."""
     if request.method == "GET":
         blank = {"party_size": "1", "car_model": "none", "key": secrets.token_hex(16)}
@@ -153,7 +154,7 @@ def reception_check_in():  # type: ignore[no-untyped-def]
     syntax = {} if posted.validate() else posted.messages()
     try:  # core's messages too, with what could be read: every message at once
         result = checkin.check_in(
-            db.session,
+            db.session(),
             checkin.CheckIn(
                 store_id=current_user.store_id,
                 mobile=posted.mobile.data or "",
@@ -204,7 +205,7 @@ def reception_check_in():  # type: ignore[no-untyped-def]
 
 @bp.route("/reception/lookup")
 @roles(*DESK)
-def reception_lookup():  # type: ignore[no-untyped-def]
+def reception_lookup() -> ResponseReturnValue:
     """While the mobile is typed: is this a returning customer? (the masked number only)"""
     mobile = request.args.get("mobile", "").strip()
     valid = True
@@ -222,8 +223,8 @@ def reception_lookup():  # type: ignore[no-untyped-def]
 def _visit_page(
     visit_id: int, *, form: dict[str, str] | None = None, errors: dict[str, str] | None = None
 ) -> Any:
-    row, explanations = screens.explain_visit(db.session, current_user.store_id, visit_id)
-    pool = rotation.candidates(db.session, current_user.store_id) if row.status in OPEN else []
+    row, explanations = screens.explain_visit(db.session(), current_user.store_id, visit_id)
+    pool = rotation.candidates(db.session(), current_user.store_id) if row.status in OPEN else []
     pool = [c for c in pool if c.active and c.user_id != row.consultant_id]
     rank = {Presence.ON_DUTY.value: 0, Presence.ON_BREAK.value: 1, Presence.OFF_DUTY.value: 2}
     pool.sort(key=lambda c: (rank.get(c.presence, 3), c.busy, c.load >= c.cap, c.name))
@@ -245,7 +246,7 @@ def _visit_page(
 
 @bp.route("/reception/visits/<int:visit_id>")
 @roles(*DESK)
-def reception_visit(visit_id: int):  # type: ignore[no-untyped-def]
+def reception_visit(visit_id: int) -> ResponseReturnValue:
     return _visit_page(visit_id)
 
 
@@ -260,7 +261,7 @@ def _to_home(**_: Any) -> str:
 @bp.route("/reception/visits/<int:visit_id>/reassign", methods=["POST"])
 @roles(*DESK)
 @redirect_on_refusal(_to_visit)
-def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
+def reception_reassign(visit_id: int) -> ResponseReturnValue:
     posted = ReassignVisitForm()
     form = {name: value.strip() for name, value in posted.typed().items()}
     errors = {} if posted.validate() else posted.messages()
@@ -271,7 +272,7 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
     assert posted.consultant.data is not None
     try:
         floor.reassign_visit(
-            db.session,
+            db.session(),
             current_user.store_id,
             visit_id,
             posted.consultant.data,
@@ -283,7 +284,7 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
         db.session.rollback()
         errors = {"consultant": _message(next(iter(exc.errors.values())))}
         return _visit_page(visit_id, form=form, errors=errors)
-    row, _explanations = screens.explain_visit(db.session, current_user.store_id, visit_id)
+    row, _explanations = screens.explain_visit(db.session(), current_user.store_id, visit_id)
     flash(
         _(
             "%(name)s was sent to %(consultant)s.",
@@ -298,8 +299,8 @@ def reception_reassign(visit_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/reception/visits/<int:visit_id>/left", methods=["POST"])
 @roles(*DESK)
 @redirect_on_refusal(_to_visit)
-def reception_left(visit_id: int):  # type: ignore[no-untyped-def]
-    floor.mark_left(db.session, current_user.store_id, visit_id, current_user.id, utcnow())
+def reception_left(visit_id: int) -> ResponseReturnValue:
+    floor.mark_left(db.session(), current_user.store_id, visit_id, current_user.id, utcnow())
     flash(_("The visitor was marked as left without reception."), "success")
     return redirect(url_for("console.reception"))
 
@@ -309,14 +310,14 @@ def reception_left(visit_id: int):  # type: ignore[no-untyped-def]
 
 def my_presence() -> str:
     """The signed-in consultant's presence (on_duty / on_break / off_duty)."""
-    pool = rotation.candidates(db.session, current_user.store_id)
+    pool = rotation.candidates(db.session(), current_user.store_id)
     me = next((c for c in pool if c.user_id == current_user.id), None)
     return me.presence if me else Presence.OFF_DUTY.value
 
 
 def arrivals_live() -> tuple[Live, int]:
     """The consultant's arrivals panel, and how many of them wait for a reception to start."""
-    rows = screens.my_arrivals(db.session, current_user.store_id, current_user.id)
+    rows = screens.my_arrivals(db.session(), current_user.store_id, current_user.id)
     panel = live("console/_arrivals.html", "arrivals-sig", arrivals=rows, now=utcnow())
     return panel, sum(1 for r in rows if r.status == VisitStatus.ASSIGNED)
 
@@ -324,10 +325,12 @@ def arrivals_live() -> tuple[Live, int]:
 @bp.route("/presence", methods=["POST"])
 @roles(Role.CONSULTANT)
 @redirect_on_refusal(_to_home, message=_first_message)
-def presence():  # type: ignore[no-untyped-def]
+def presence() -> ResponseReturnValue:
     form = PresenceForm()
     value = form.presence.data or "" if form.validate() else ""
-    handed = floor.set_presence(db.session, current_user.store_id, current_user.id, value, utcnow())
+    handed = floor.set_presence(
+        db.session(), current_user.store_id, current_user.id, value, utcnow()
+    )
     flash(_("Your status: %(presence)s.", presence=label("presence", value)), "success")
     if handed:
         flash(_("A waiting visitor was given to a consultant."), "info")
@@ -336,7 +339,7 @@ def presence():  # type: ignore[no-untyped-def]
 
 @bp.route("/arrivals")
 @roles(Role.CONSULTANT)
-def arrivals():  # type: ignore[no-untyped-def]
+def arrivals() -> ResponseReturnValue:
     """My arrivals, polled by the consultant's start page."""
     panel, new = arrivals_live()
     # When the panel changes, the live region outside it tells screen-reader users (out of band).
@@ -350,8 +353,8 @@ def arrivals():  # type: ignore[no-untyped-def]
 @bp.route("/arrivals/<int:visit_id>/start", methods=["POST"])
 @roles(Role.CONSULTANT)
 @redirect_on_refusal(_to_home)
-def arrival_start(visit_id: int):  # type: ignore[no-untyped-def]
-    floor.start_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
+def arrival_start(visit_id: int) -> ResponseReturnValue:
+    floor.start_reception(db.session(), current_user.store_id, current_user.id, visit_id, utcnow())
     flash(_("Reception started."), "success")
     return redirect(url_for("console.home"))
 
@@ -359,8 +362,8 @@ def arrival_start(visit_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/arrivals/<int:visit_id>/end", methods=["POST"])
 @roles(Role.CONSULTANT)
 @redirect_on_refusal(_to_home)
-def arrival_end(visit_id: int):  # type: ignore[no-untyped-def]
-    floor.end_reception(db.session, current_user.store_id, current_user.id, visit_id, utcnow())
+def arrival_end(visit_id: int) -> ResponseReturnValue:
+    floor.end_reception(db.session(), current_user.store_id, current_user.id, visit_id, utcnow())
     flash(_("Reception ended."), "success")
     # a first reception: straight on to its outcome (an order, or intent and the analysis)
     ended = db.session.get(Visit, visit_id)

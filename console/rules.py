@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -40,7 +41,7 @@ def _errors(exc: ValidationError) -> dict[str, str]:
 
 
 def _dispatch_form_from_rules() -> dict[str, Any]:
-    rules = current_rules(db.session, current_user.store_id)
+    rules = current_rules(db.session(), current_user.store_id)
     form: dict[str, Any] = {
         "default_load_cap": str(rules.default_load_cap),
         "retry_limit": str(rules.callback_retry_limit),
@@ -49,7 +50,7 @@ def _dispatch_form_from_rules() -> dict[str, Any]:
     for grade in GRADES:
         form[f"follow_up_{grade}"] = str(rules.cycles[grade].follow_up_days)
         form[f"cycle_{grade}"] = str(rules.cycles[grade].cycle_days)
-    for c in rule_admin.consultant_settings(db.session, current_user.store_id):
+    for c in rule_admin.consultant_settings(db.session(), current_user.store_id):
         form[f"cap-{c.user_id}"] = "" if c.load_cap is None else str(c.load_cap)
         form[f"active-{c.user_id}"] = c.active
     return form
@@ -60,33 +61,33 @@ def _page(tab: str, status: int = 200, **context: Any) -> Any:
     if tab == "dispatch":
         context.setdefault("form", _dispatch_form_from_rules())
         context.setdefault("errors", {})
-        context["consultants"] = rule_admin.consultant_settings(db.session, store_id)
-        context["loads"] = {c.user_id: c for c in consultant_loads(db.session, store_id)}
+        context["consultants"] = rule_admin.consultant_settings(db.session(), store_id)
+        context["loads"] = {c.user_id: c for c in consultant_loads(db.session(), store_id)}
         context["grades"] = GRADES
     elif tab == "scoring":
-        context.setdefault("scoring", _scoring_form(current_rules(db.session, store_id).scoring))
+        context.setdefault("scoring", _scoring_form(current_rules(db.session(), store_id).scoring))
         context.setdefault("errors", {})
         context["max_total"] = rule_admin.max_total(context["scoring"])
     else:
-        context["history"] = rule_admin.history(db.session, store_id)
+        context["history"] = rule_admin.history(db.session(), store_id)
     return render_template("console/rules.html", tab=tab, **context), status
 
 
 @bp.route("/rules")
 @roles(Role.MANAGER)
-def rules():  # type: ignore[no-untyped-def]
+def rules() -> ResponseReturnValue:
     tab = request.args.get("tab", "dispatch")
     return _page(tab if tab in TABS else "dispatch")
 
 
 @bp.route("/rules/dispatch", methods=["POST"])
 @roles(Role.MANAGER)
-def rules_dispatch():  # type: ignore[no-untyped-def]
+def rules_dispatch() -> ResponseReturnValue:
     """Preview tonight's run with the values typed, or save them. Saving values that were not
     previewed as they are shows their preview first: a manager always sees what a change of
     caps or cycles does before it is in force."""
     store_id = current_user.store_id
-    consultants = rule_admin.consultant_settings(db.session, store_id)
+    consultants = rule_admin.consultant_settings(db.session(), store_id)
     ids = [c.user_id for c in consultants]
     posted = dispatch_form(ids)
     syntax = {} if posted.validate() else posted.messages()
@@ -95,7 +96,7 @@ def rules_dispatch():  # type: ignore[no-untyped-def]
         form[f"active-{user_id}"] = bool(posted[f"active-{user_id}"].data)
     try:  # core's messages too, with what could be read: every message at once
         change = rule_admin.validate_dispatch(
-            db.session,
+            db.session(),
             store_id,
             posted.default_load_cap.data,
             posted.retry_limit.data,
@@ -109,13 +110,13 @@ def rules_dispatch():  # type: ignore[no-untyped-def]
     fingerprint = change.fingerprint()
     action = posted.action.data
     if action == "save" and form["previewed"] == fingerprint:
-        saved = rule_admin.save_dispatch(db.session, store_id, current_user.id, utcnow(), change)
+        saved = rule_admin.save_dispatch(db.session(), store_id, current_user.id, utcnow(), change)
         if not saved.rules_changed and not saved.consultants_changed:
             flash(_("Nothing changed: these are the rules in force."), "info")
         else:
             flash(_("Rules saved. Tonight's run uses them."), "success")
         return redirect(url_for("console.rules", tab="dispatch"))
-    preview = whatif.preview(db.session, store_id, utcnow(), change)
+    preview = whatif.preview(db.session(), store_id, utcnow(), change)
     if action == "save":
         flash(
             _("Check what tonight's run would do with these values, then save them."),
@@ -184,7 +185,7 @@ def _edit(scoring: dict[str, Any], action: str) -> str | None:
 
 @bp.route("/rules/scoring", methods=["POST"])
 @roles(Role.MANAGER)
-def rules_scoring():  # type: ignore[no-untyped-def]
+def rules_scoring() -> ResponseReturnValue:
     scoring, typed, syntax = read_scoring(request.form, MAX_INDICATORS, MAX_OPTIONS)
     action = request.form.get("action", "save")
     if action != "save":
@@ -192,7 +193,7 @@ def rules_scoring():  # type: ignore[no-untyped-def]
         return _page("scoring", scoring=scoring, errors={}, focus=focus)
     try:  # core's messages too, with what could be read: every message at once
         saved = rule_admin.save_scoring(
-            db.session, current_user.store_id, current_user.id, utcnow(), typed
+            db.session(), current_user.store_id, current_user.id, utcnow(), typed
         )
         if syntax:
             raise ValidationError({})
@@ -218,10 +219,10 @@ def _reassign_page(
     source: int | None, form: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> Any:
     store_id = current_user.store_id
-    team = consultant_loads(db.session, store_id)
+    team = consultant_loads(db.session(), store_id)
     if source is not None and not any(c.user_id == source for c in team):
         raise NotFound("consultant")
-    listing = rule_admin.reassignable(db.session, store_id, source)
+    listing = rule_admin.reassignable(db.session(), store_id, source)
     chosen = set(form.get("opportunities", []))
     target = next((c for c in team if str(c.user_id) == form.get("to")), None)
     counting = sum(
@@ -254,7 +255,7 @@ def _back_to_reassign(**_: Any) -> str:
 @bp.route("/reassign", methods=["GET", "POST"])
 @roles(Role.MANAGER)
 @redirect_on_refusal(_back_to_reassign)
-def reassign():  # type: ignore[no-untyped-def]
+def reassign() -> ResponseReturnValue:
     """Move one or many of a consultant's (or the pool's) open customers to another consultant or
     to the pool, with a written reason."""
     if request.method == "GET":
@@ -281,7 +282,7 @@ def reassign():  # type: ignore[no-untyped-def]
         to_owner = target
     try:
         moved = rule_admin.reassign(
-            db.session,
+            db.session(),
             current_user.store_id,
             current_user.id,
             utcnow(),
@@ -305,7 +306,7 @@ def reassign():  # type: ignore[no-untyped-def]
     else:
         name = next(
             c.display_name
-            for c in consultant_loads(db.session, current_user.store_id)
+            for c in consultant_loads(db.session(), current_user.store_id)
             if c.user_id == to_owner
         )
         flash(

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from console import reception
-from console.auth import roles
+from console.auth import roles, user_today
 from console.blueprint import bp
 from core.analytics import dashboard
-from core.db import utcnow
 from core.dispatch.team import consultant_loads
 from core.enums import JobKind, Presence, Role
 from core.nightly import jobruns
 from core.opportunities.customers import customer_profile, search_customers
 from core.opportunities.myday import my_day
 from core.stores.staff import list_staff
-from core.timeutil import local_date
 from extensions import db
 from jobs import enqueue_after_commit
 from jobs.nightly import run_store
@@ -27,27 +26,23 @@ STAFF = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER, Role.ADMIN)
 CUSTOMER_ROLES = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER)
 
 
-def _today():  # type: ignore[no-untyped-def]
-    return local_date(utcnow(), current_user.timezone)
-
-
 @bp.route("/")
 @roles(*STAFF)
-def home():  # type: ignore[no-untyped-def]
-    today = _today()
-    store = dashboard.store_today(db.session, current_user.store_id, today, current_user.timezone)
+def home() -> ResponseReturnValue:
+    today = user_today()
+    store = dashboard.store_today(db.session(), current_user.store_id, today, current_user.timezone)
     day = None
     team = None
     presence = arrivals = None
     if current_user.role == Role.CONSULTANT:
         day = my_day(
-            db.session, current_user.store_id, current_user.id, today, current_user.timezone
+            db.session(), current_user.store_id, current_user.id, today, current_user.timezone
         )
         presence = reception.my_presence()
         arrivals, _new = reception.arrivals_live()
     if current_user.role in (Role.MANAGER, Role.CS_AGENT):
-        team = consultant_loads(db.session, current_user.store_id)
-    runs = jobruns.recent(db.session, current_user.store_id, limit=5)
+        team = consultant_loads(db.session(), current_user.store_id)
+    runs = jobruns.recent(db.session(), current_user.store_id, limit=5)
     return render_template(
         "console/home.html",
         today=today,
@@ -63,48 +58,48 @@ def home():  # type: ignore[no-untyped-def]
 
 @bp.route("/customers")
 @roles(*CUSTOMER_ROLES)
-def customers():  # type: ignore[no-untyped-def]
+def customers() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()[:20]
     page = request.args.get("page", 1, type=int) or 1
     # A consultant searches their own book; customer service and managers the whole store.
     owner_id = current_user.id if current_user.role == Role.CONSULTANT else None
     result = search_customers(
-        db.session, current_user.store_id, query, owner_id=owner_id, page=page
+        db.session(), current_user.store_id, query, owner_id=owner_id, page=page
     )
     return render_template("console/customers.html", result=result, query=query)
 
 
 @bp.route("/customers/<int:customer_id>")
 @roles(*CUSTOMER_ROLES)
-def customer(customer_id: int):  # type: ignore[no-untyped-def]
-    profile = customer_profile(db.session, current_user.store_id, customer_id)
+def customer(customer_id: int) -> ResponseReturnValue:
+    profile = customer_profile(db.session(), current_user.store_id, customer_id)
     return render_template("console/customer.html", profile=profile)
 
 
 @bp.route("/team")
 @roles(Role.MANAGER)
-def team():  # type: ignore[no-untyped-def]
+def team() -> ResponseReturnValue:
     return render_template(
-        "console/team.html", team=consultant_loads(db.session, current_user.store_id)
+        "console/team.html", team=consultant_loads(db.session(), current_user.store_id)
     )
 
 
 @bp.route("/staff")
 @roles(Role.ADMIN, Role.MANAGER)
-def staff():  # type: ignore[no-untyped-def]
+def staff() -> ResponseReturnValue:
     return render_template(
-        "console/staff.html", staff=list_staff(db.session, current_user.store_id)
+        "console/staff.html", staff=list_staff(db.session(), current_user.store_id)
     )
 
 
 @bp.route("/nightly", methods=["GET", "POST"])
 @roles(Role.MANAGER, Role.ADMIN)
-def nightly():  # type: ignore[no-untyped-def]
+def nightly() -> ResponseReturnValue:
     """The last 30 nightly runs; a manager can start tonight's work now."""
     if request.method == "POST":
-        today = _today()
+        today = user_today()
         run_id = jobruns.create(
-            db.session,
+            db.session(),
             JobKind.NIGHTLY,
             store_id=current_user.store_id,
             run_on=today,
@@ -113,19 +108,22 @@ def nightly():  # type: ignore[no-untyped-def]
         enqueue_after_commit(run_store, current_user.store_id, today.isoformat(), run_id)
         flash(_("The nightly run was started. It is safe to run it again."), "success")
         return redirect(url_for("console.nightly"))
-    runs = jobruns.recent(db.session, current_user.store_id, limit=30, kind=JobKind.NIGHTLY)
+    runs = jobruns.recent(db.session(), current_user.store_id, limit=30, kind=JobKind.NIGHTLY)
     return render_template("console/nightly.html", runs=runs)
 
 
 @bp.route("/system", methods=["GET", "POST"])
 @roles(Role.ADMIN)
-def system():  # type: ignore[no-untyped-def]
+def system() -> ResponseReturnValue:
     if request.method == "POST":
         run_id = jobruns.create(
-            db.session, JobKind.PROBE, store_id=current_user.store_id, requested_by=current_user.id
+            db.session(),
+            JobKind.PROBE,
+            store_id=current_user.store_id,
+            requested_by=current_user.id,
         )
         enqueue_after_commit(probe, run_id)
         flash(_("A test job was sent to the worker."), "success")
         return redirect(url_for("console.system"))
-    runs = jobruns.recent(db.session, current_user.store_id, limit=30)
+    runs = jobruns.recent(db.session(), current_user.store_id, limit=30)
     return render_template("console/system.html", runs=runs)

@@ -25,6 +25,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
@@ -144,7 +145,9 @@ def _default_lang() -> str:
     return kiosk.locale if kiosk and kiosk.locale in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def _page(template: str, status: int = 200, *, idle: int | None = None, **context: Any):  # type: ignore[no-untyped-def]
+def _page(
+    template: str, status: int = 200, *, idle: int | None = None, **context: Any
+) -> ResponseReturnValue:
     if idle is None:
         idle = int(setting("KIOSK_IDLE_SECONDS"))
     return render_template(template, idle_seconds=idle, **context), status
@@ -221,7 +224,7 @@ def _messages(exc: ValidationError) -> dict[str, str]:
 
 
 @bp.route("/")
-def welcome():  # type: ignore[no-untyped-def]
+def welcome() -> ResponseReturnValue:
     session.pop(STATE, None)
     session.pop(DONE, None)
     # Nothing to clear on the welcome screen, except a language the last visitor chose.
@@ -230,14 +233,14 @@ def welcome():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/reset")
-def reset():  # type: ignore[no-untyped-def]
+def reset() -> ResponseReturnValue:
     """Where the idle timer and the "start over" button go: forget everything."""
     session.clear()
     return redirect(url_for("kiosk.welcome"))
 
 
 @bp.route("/lang", methods=["POST"])
-def language():  # type: ignore[no-untyped-def]
+def language() -> ResponseReturnValue:
     form = LanguageForm()
     if form.validate() and form.lang.data:
         session["lang"] = form.lang.data
@@ -253,7 +256,7 @@ def language():  # type: ignore[no-untyped-def]
 @bp.route("/mobile", methods=["GET", "POST"])
 @flow_limit
 @lookup_limit
-def mobile():  # type: ignore[no-untyped-def]
+def mobile() -> ResponseReturnValue:
     state = _state() or _start()
     if request.method == "GET":
         not_me = bool(state.pop("not_me", False))
@@ -265,7 +268,7 @@ def mobile():  # type: ignore[no-untyped-def]
     assert kiosk is not None
     try:
         number = normalise_mobile(raw)
-        known = lookup_visitor(db.session, kiosk.store_id, number)
+        known = lookup_visitor(db.session(), kiosk.store_id, number)
     except ValidationError as exc:
         return _mobile_page(raw, _messages(exc), status=422)
     if number != state.get("mobile"):
@@ -282,9 +285,9 @@ def mobile():  # type: ignore[no-untyped-def]
     return redirect(url_for("kiosk.confirm" if known else "kiosk.name"), 303)
 
 
-def _mobile_page(  # type: ignore[no-untyped-def]
+def _mobile_page(
     value: str, errors: dict[str, str] | None = None, status: int = 200, not_me: bool = False
-):
+) -> ResponseReturnValue:
     return _page("kiosk/mobile.html", status, mobile=value, errors=errors or {}, not_me=not_me)
 
 
@@ -293,7 +296,7 @@ def _mobile_page(  # type: ignore[no-untyped-def]
 
 @bp.route("/confirm", methods=["GET", "POST"])
 @flow_limit
-def confirm():  # type: ignore[no-untyped-def]
+def confirm() -> ResponseReturnValue:
     state, elsewhere = _guard("confirm")
     if elsewhere:
         return elsewhere
@@ -318,7 +321,7 @@ def confirm():  # type: ignore[no-untyped-def]
 
 @bp.route("/name", methods=["GET", "POST"])
 @flow_limit
-def name():  # type: ignore[no-untyped-def]
+def name() -> ResponseReturnValue:
     state, elsewhere = _guard("name")
     if elsewhere:
         return elsewhere
@@ -342,7 +345,9 @@ def name():  # type: ignore[no-untyped-def]
     return redirect(url_for("kiosk.interest"), 303)
 
 
-def _name_page(surname: str, title: str | None, errors: dict[str, str] | None = None, status=200):  # type: ignore[no-untyped-def]
+def _name_page(
+    surname: str, title: str | None, errors: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
     return _page(
         "kiosk/name.html",
         status,
@@ -361,7 +366,7 @@ PURPOSES = [p.value for p in VisitPurpose]
 
 @bp.route("/interest", methods=["GET", "POST"])
 @flow_limit
-def interest():  # type: ignore[no-untyped-def]
+def interest() -> ResponseReturnValue:
     state, elsewhere = _guard("interest")
     if elsewhere:
         return elsewhere
@@ -380,7 +385,7 @@ def interest():  # type: ignore[no-untyped-def]
     errors = {} if form.validate() else form.messages()
     clean: dict[str, Any] = {}
     for field, check in (
-        ("car_model", lambda value: validate_car_model(db.session, kiosk.store_id, value)),
+        ("car_model", lambda value: validate_car_model(db.session(), kiosk.store_id, value)),
         ("purpose", validate_purpose),
         ("party_size", validate_party_size),
     ):
@@ -410,10 +415,12 @@ def interest():  # type: ignore[no-untyped-def]
 def _car_models() -> list[CarModelChoice]:
     kiosk = current_kiosk()
     assert kiosk is not None
-    return car_models(db.session, kiosk.store_id)
+    return car_models(db.session(), kiosk.store_id)
 
 
-def _interest_page(values: dict[str, Any], errors: dict[str, str] | None = None, status=200):  # type: ignore[no-untyped-def]
+def _interest_page(
+    values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
     state = _state() or {}
     return _page(
         "kiosk/interest.html",
@@ -432,7 +439,7 @@ def _interest_page(values: dict[str, Any], errors: dict[str, str] | None = None,
 
 @bp.route("/consent", methods=["GET", "POST"])
 @flow_limit
-def consent():  # type: ignore[no-untyped-def]
+def consent() -> ResponseReturnValue:
     if request.method == "POST" and session.get(DONE) and _state() is None:
         # A second tap that arrived after the first one finished: show the same result.
         return redirect(url_for("kiosk.done"), 303)
@@ -447,7 +454,7 @@ def consent():  # type: ignore[no-untyped-def]
     car_model = state.get("car_model")
     try:
         result = check_in(
-            db.session,
+            db.session(),
             CheckIn(
                 store_id=kiosk.store_id,
                 mobile=state["mobile"],
@@ -478,7 +485,7 @@ def consent():  # type: ignore[no-untyped-def]
     return redirect(url_for("kiosk.done"), 303)
 
 
-def _back_to_step(state: dict[str, Any], exc: ValidationError):  # type: ignore[no-untyped-def]
+def _back_to_step(state: dict[str, Any], exc: ValidationError) -> ResponseReturnValue:
     errors = _messages(exc)
     if "mobile" in errors:
         number = state.pop("mobile", "")
@@ -499,7 +506,7 @@ def _back_to_step(state: dict[str, Any], exc: ValidationError):  # type: ignore[
 
 
 @bp.route("/done")
-def done():  # type: ignore[no-untyped-def]
+def done() -> ResponseReturnValue:
     """Shown once, right after the check-in: a reload or a later visit gets the welcome screen."""
     outcome = session.pop(DONE, None)
     if not isinstance(outcome, dict):
@@ -513,7 +520,7 @@ def done():  # type: ignore[no-untyped-def]
 
 @bp.route("/enrol", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
-def enrol():  # type: ignore[no-untyped-def]
+def enrol() -> ResponseReturnValue:
     """A member of staff enrols this browser as a kiosk of their store.
 
     The staff password is checked, but the browser is not signed in to the console: the
@@ -526,9 +533,9 @@ def enrol():  # type: ignore[no-untyped-def]
     status = 200
     if request.method == "POST":
         try:
-            identity = verify_credentials(db.session, username, form.password.data)
+            identity = verify_credentials(db.session(), username, form.password.data)
             token = kiosks.enrol(
-                db.session,
+                db.session(),
                 store_id=identity.store_id,
                 name=device_name,
                 role=identity.role,
@@ -602,5 +609,5 @@ error_area(
 
 
 @bp.route("/<path:anything>")
-def unknown(anything: str):  # type: ignore[no-untyped-def]
+def unknown(anything: str) -> ResponseReturnValue:
     abort(404)

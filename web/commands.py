@@ -14,7 +14,7 @@ def register(app: Flask) -> None:
         """Load the demo store with 60 days of history (once; does nothing if it exists)."""
         from demo.data import load_demo
 
-        summary = load_demo(db.session)
+        summary = load_demo(db.session())
         db.session.commit()
         if summary.created:
             click.echo(

@@ -12,7 +12,7 @@ a second time.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import date, time
 from typing import Any
 
@@ -67,7 +67,7 @@ class Typed(Field):
     def __init__(
         self,
         label: str | None = None,
-        validators: Sequence[Any] | None = None,
+        validators: list[Any] | None = None,
         *,
         message: str = "",
         required: bool = False,
@@ -116,7 +116,7 @@ class WholeNumber(Typed):
     def __init__(
         self,
         label: str | None = None,
-        validators: Sequence[Any] | None = None,
+        validators: list[Any] | None = None,
         *,
         low: int | None = None,
         high: int | None = None,
@@ -170,7 +170,7 @@ class Choice(Typed):
     def __init__(
         self,
         label: str | None = None,
-        validators: Sequence[Any] | None = None,
+        validators: list[Any] | None = None,
         *,
         choices: Iterable[str] | Callable[[], Iterable[str]] = (),
         none: str | None = None,

@@ -18,7 +18,7 @@ def current_kiosk() -> Kiosk | None:
     if "kiosk" not in g:
         if g.get("database_down"):
             return None
-        g.kiosk = kiosk_for_token(db.session, request.cookies.get(KIOSK_COOKIE), utcnow())
+        g.kiosk = kiosk_for_token(db.session(), request.cookies.get(KIOSK_COOKIE), utcnow())
     return g.kiosk
 
 

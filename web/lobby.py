@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -76,7 +77,7 @@ def _refuse() -> Any:
 
 
 def _board(store_id: int, store_name: str) -> Live:
-    board = lobby_board(db.session, store_id)
+    board = lobby_board(db.session(), store_id)
     return live(
         "lobby/_board.html",
         "board-sig",
@@ -88,7 +89,7 @@ def _board(store_id: int, store_name: str) -> Live:
 
 
 @bp.route("")
-def board():  # type: ignore[no-untyped-def]
+def board() -> ResponseReturnValue:
     viewer = _viewer()
     if viewer is None:
         return _refuse()
@@ -96,7 +97,7 @@ def board():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/live")
-def live_board():  # type: ignore[no-untyped-def]
+def live_board() -> ResponseReturnValue:
     viewer = _viewer()
     if viewer is None:
         return _refuse()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -17,7 +18,7 @@ bp = Blueprint("web", __name__)
 
 
 @bp.route("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     """The front door: a kiosk goes to its welcome screen, staff to the console."""
     if is_kiosk_request():
         return redirect(url_for("kiosk.welcome"))
@@ -25,7 +26,7 @@ def index():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> ResponseReturnValue:
     """Database and queue status as JSON; 503 when the database cannot be reached."""
     body: dict[str, Any] = {}
     try:
@@ -61,14 +62,14 @@ def _queue_status() -> dict[str, Any]:
 
 
 @bp.route("/lang", methods=["POST"])
-def switch_language():  # type: ignore[no-untyped-def]
+def switch_language() -> ResponseReturnValue:
     """Switch the interface language; it sticks in the session and on the user's profile."""
     form = LanguageForm()
     lang = form.lang.data
     if form.validate() and lang:
         session["lang"] = lang
         if current_user.is_authenticated:
-            set_locale(db.session, current_user.id, lang)
+            set_locale(db.session(), current_user.id, lang)
     target = form.next.data or ""
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("web.index")

@@ -456,7 +456,7 @@ def _named_with_totals(scope: _Scope, rows: Iterable[R], totals: R) -> list[R]:
     ``key`` and ``name``) into ``totals``."""
     rows = list(rows)
     names = scope.names(r.key for r in rows)
-    counts = [f.name for f in fields(totals)][2:]  # type: ignore[arg-type]
+    counts = [f.name for f in fields(totals)][2:]  # type: ignore[arg-type]  # R: a dataclass
     for r in rows:
         r.name = names.get(r.key) if r.key is not None else None
         for count in counts:
