@@ -211,7 +211,7 @@ class Story:
             if not self._works(c, day):
                 continue
             self.at(self._at(day, 8, 45 + self.rng.randint(0, 12)), self._on_duty, c)
-            if day != self.today and self.rng.random() < 0.5:
+            if day != self.today and self.rng.random() < 0.3:
                 lunch = self._at(day, 12, 0) + timedelta(minutes=self.rng.randint(0, 80))
                 self.at(lunch, self._want, c, "break", self.rng.randint(30, 45))
             self.at(self._at(day, 18, self.rng.randint(0, 20)), self._want, c, "off", 0)
@@ -577,10 +577,9 @@ class Story:
             return
         returning = opp.created_at < visit.checked_in_at  # the opportunity was there before
         day = self._local(at)
-        if returning:
-            self._log(c, opp, ActivityKind.REVISIT, at)
-            if plan.purpose == VisitPurpose.TEST_DRIVE.value:
-                self._log(c, opp, ActivityKind.TEST_DRIVE, at + timedelta(minutes=1))
+        if returning:  # a test drive is the revisit's activity, else the revisit itself
+            test_drive = plan.purpose == VisitPurpose.TEST_DRIVE.value
+            self._log(c, opp, ActivityKind.TEST_DRIVE if test_drive else ActivityKind.REVISIT, at)
         chance = people.ORDER_AT_REVISIT.get(opp.grade, 0.08) if returning else 0.05
         if self.rng.random() < chance:
             self._order(c, opp, at)
