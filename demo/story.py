@@ -387,7 +387,7 @@ class Story:
             if person is None or person.do_not_contact or customer_id in coming:
                 continue
             if status == OpportunityStatus.WON.value:
-                continue  # no delivery visits: see the report on core's check-in
+                continue  # no delivery visits: check-in would open a new sales opportunity
             if status == OpportunityStatus.OPEN.value:
                 works = owner is not None and self._works(self.consultants[owner], day)
                 chance = 0.012 if works else 0.004
@@ -417,8 +417,9 @@ class Story:
             surname = self.rng.choices(people.SURNAMES, people.SURNAME_WEIGHTS)[0]
             title = "mr" if self.rng.random() < 0.6 else "ms"
         else:
-            # A customer who declined the notice declines it again: a later consent would let
-            # a re-run of an earlier night call them (see the report on core's nightly run).
+            # A customer who declined the notice declines it again: the nightly run reads
+            # consent as it is now, so a later consent would let a re-run of an earlier night
+            # call them.
             consent = False
             mobile = person.mobile
             if self.rng.random() < 0.2:  # interest moved to another model
@@ -758,9 +759,9 @@ class Story:
             return
         if opp.last_visit_at is not None and self._local(opp.last_visit_at) == day:
             return  # seen in the showroom today
-        # Today no grade is given by phone: a grade with a shorter cycle than the last visit
-        # allows would make the customer stalled for a repeated run of today's night (see
-        # the report on core's nightly run); the afternoon's calls are still to come anyway.
+        # Today no grade is given by phone: a grade whose cycle the last visit has already
+        # outrun makes the customer stalled at once, and Run now on today would list the call;
+        # the afternoon's calls are still to come anyway.
         regrade = day != self.today
         if opp.grade is None:
             if not regrade:
