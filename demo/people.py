@@ -160,22 +160,22 @@ FOLLOW_UP_ODDS: dict[str, tuple[float, float, float]] = {
     Grade.A: (0.05, 0.2, 0.12),
     Grade.B: (0.06, 0.13, 0.12),
 }
-ORDER_AT_REVISIT: dict[str | None, float] = {Grade.H: 0.5, Grade.A: 0.24, Grade.B: 0.1}
+ORDER_AT_REVISIT: dict[str | None, float] = {Grade.H: 0.5, Grade.A: 0.26, Grade.B: 0.12}
 GRADE_LADDER = (Grade.C, Grade.B, Grade.A, Grade.H)
 NO_CHANGE = "no_change"  # a reached call that changes nothing (core/callbacks/service.py)
 # What customer service hears once the customer is reached, by what the call is about.
 OUTCOME_ODDS: dict[str, tuple[tuple[str, float], ...]] = {
     "dormant": (
-        (CallbackOutcome.BOUGHT_ELSEWHERE, 0.22),
-        (CallbackOutcome.INVITE_BACK, 0.3),
+        (CallbackOutcome.BOUGHT_ELSEWHERE, 0.16),
+        (CallbackOutcome.INVITE_BACK, 0.32),
         (CallbackOutcome.DO_NOT_CONTACT, 0.04),
-        (CallbackOutcome.CALL_AGAIN, 0.44),
+        (CallbackOutcome.CALL_AGAIN, 0.48),
     ),
     "stalled": (
-        (CallbackOutcome.BOUGHT_ELSEWHERE, 0.18),
-        (CallbackOutcome.DO_NOT_CONTACT, 0.03),
-        (CallbackOutcome.INVITE_BACK, 0.6),
-        (NO_CHANGE, 0.19),
+        (CallbackOutcome.BOUGHT_ELSEWHERE, 0.1),
+        (CallbackOutcome.DO_NOT_CONTACT, 0.02),
+        (CallbackOutcome.INVITE_BACK, 0.63),
+        (NO_CHANGE, 0.25),
     ),
     "defeat": (
         (CallbackOutcome.BOUGHT_ELSEWHERE, 0.74),

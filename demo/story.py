@@ -213,7 +213,7 @@ class Story:
             if not self._works(c, day):
                 continue
             self.at(self._at(day, 8, 45 + self.rng.randint(0, 12)), self._on_duty, c)
-            if day != self.today and self.rng.random() < 0.5:
+            if day != self.today and self.rng.random() < 0.3:
                 lunch = self._at(day, 12, 0) + timedelta(minutes=self.rng.randint(0, 80))
                 self.at(lunch, self._want, c, "break", self.rng.randint(30, 45))
             self.at(self._at(day, 18, self.rng.randint(0, 20)), self._want, c, "off", 0)
@@ -389,7 +389,7 @@ class Story:
             if person is None or person.do_not_contact or customer_id in coming:
                 continue
             if status == OpportunityStatus.WON.value:
-                continue  # no delivery visits: see the report on core's check-in
+                continue  # no delivery visits: check-in would open a new sales opportunity
             if status == OpportunityStatus.OPEN.value:
                 works = owner is not None and self._works(self.consultants[owner], day)
                 chance = 0.012 if works else 0.004
@@ -419,8 +419,9 @@ class Story:
             surname = self.rng.choices(people.SURNAMES, people.SURNAME_WEIGHTS)[0]
             title = "mr" if self.rng.random() < 0.6 else "ms"
         else:
-            # A customer who declined the notice declines it again: a later consent would let
-            # a re-run of an earlier night call them (see the report on core's nightly run).
+            # A customer who declined the notice declines it again: the nightly run reads
+            # consent as it is now, so a later consent would let a re-run of an earlier night
+            # call them.
             consent = False
             mobile = person.mobile
             if self.rng.random() < 0.2:  # interest moved to another model
@@ -580,10 +581,9 @@ class Story:
             return
         returning = opp.created_at < visit.checked_in_at  # the opportunity was there before
         day = self._local(at)
-        if returning:
-            self._log(c, opp, ActivityKind.REVISIT, at)
-            if plan.purpose == VisitPurpose.TEST_DRIVE.value:
-                self._log(c, opp, ActivityKind.TEST_DRIVE, at + timedelta(minutes=1))
+        if returning:  # a test drive is the revisit's activity, else the revisit itself
+            test_drive = plan.purpose == VisitPurpose.TEST_DRIVE.value
+            self._log(c, opp, ActivityKind.TEST_DRIVE if test_drive else ActivityKind.REVISIT, at)
         chance = people.ORDER_AT_REVISIT.get(opp.grade, 0.08) if returning else 0.05
         if self.rng.random() < chance:
             self._order(c, opp, at)
@@ -762,9 +762,9 @@ class Story:
             return
         if opp.last_visit_at is not None and self._local(opp.last_visit_at) == day:
             return  # seen in the showroom today
-        # Today no grade is given by phone: a grade with a shorter cycle than the last visit
-        # allows would make the customer stalled for a repeated run of today's night (see
-        # the report on core's nightly run); the afternoon's calls are still to come anyway.
+        # Today no grade is given by phone: a grade whose cycle the last visit has already
+        # outrun makes the customer stalled at once, and Run now on today would list the call;
+        # the afternoon's calls are still to come anyway.
         regrade = day != self.today
         if opp.grade is None:
             if not regrade:
