@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from core.callbacks.models import CallbackTask
 from core.checkin.models import Visit
-from core.dispatch.load import counts_towards_load
+from core.dispatch.load import NEW, counts_towards_load
+from core.dispatch.pool import in_pool
 from core.enums import CallbackStatus, InvitationStatus, OpportunityStatus
 from core.opportunities.models import Invitation, Opportunity
 from core.timeutil import day_bounds_utc
@@ -52,15 +53,16 @@ def store_today(session: Session, store_id: int, today: date, timezone: str) -> 
             .group_by(CallbackTask.kind)
         ).all()
     )
-    grade = func.coalesce(Opportunity.grade, "new")
+    grade = func.coalesce(Opportunity.grade, NEW)
+    pooled = in_pool()
     open_rows = session.execute(
-        select(grade, Opportunity.owner_id.is_(None), func.count())
+        select(grade, pooled, func.count())
         .where(Opportunity.store_id == store_id, Opportunity.status == OpportunityStatus.OPEN)
-        .group_by(grade, Opportunity.owner_id.is_(None))
+        .group_by(grade, pooled)
     ).all()
-    for g, unowned, n in open_rows:
+    for g, waiting, n in open_rows:
         result.open_by_grade[g] = result.open_by_grade.get(g, 0) + n
-        if unowned and g != "C":
+        if waiting:
             result.pool += n
     result.invitations_today = (
         session.scalar(

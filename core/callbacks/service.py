@@ -48,6 +48,7 @@ from core.callbacks.claims import claim_is_live, keep_claim
 from core.callbacks.models import CallbackAnswers, CallbackTask
 from core.dispatch.load import grade_counts_towards_load
 from core.dispatch.models import Assignment
+from core.dispatch.pool import in_pool
 from core.dispatch.team import Seat, seats
 from core.enums import (
     AssignmentReason,
@@ -726,9 +727,7 @@ def pool_size(session: Session, store_id: int) -> int:
             .select_from(Opportunity)
             .where(
                 Opportunity.store_id == store_id,
-                Opportunity.status == OpportunityStatus.OPEN.value,
-                Opportunity.owner_id.is_(None),
-                Opportunity.pool_since.is_not(None),
+                in_pool(),
             )
         )
         or 0

@@ -53,6 +53,7 @@ from core.callbacks.models import CallbackTask
 from core.db import UTCDateTime, table_of
 from core.dispatch.load import counts_towards_load, grade_counts_towards_load
 from core.dispatch.models import Assignment
+from core.dispatch.pool import in_pool
 from core.dispatch.team import Seat, seats
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
@@ -479,9 +480,7 @@ def refill(
         select(o.c.id, o.c.grade, o.c.declined_owner_id, o.c.pool_reason)
         .where(
             o.c.store_id == ctx.store_id,
-            o.c.status == OpportunityStatus.OPEN.value,
-            o.c.owner_id.is_(None),
-            o.c.pool_since.is_not(None),
+            in_pool(o),
         )
         .order_by(*POOL_ORDER)
     ).all()

@@ -27,6 +27,7 @@ from core import audit
 from core.audit import AuditEvent
 from core.dispatch.load import counts_towards_load, grade_counts_towards_load, grade_rank
 from core.dispatch.models import Assignment
+from core.dispatch.pool import in_pool
 from core.enums import CYCLE_GRADES, AssignmentReason, OpportunityStatus, PoolReason, Role
 from core.errors import DomainError, NotFound, ValidationError
 from core.i18n import N_
@@ -756,7 +757,7 @@ def reassignable(
     (None), highest grade first. Two statements."""
     where = [Opportunity.store_id == store_id, Opportunity.status == OpportunityStatus.OPEN.value]
     if owner_id is None:
-        where += [Opportunity.owner_id.is_(None), Opportunity.pool_since.is_not(None)]
+        where.append(in_pool())
     else:
         where.append(Opportunity.owner_id == owner_id)
     total = session.scalar(select(func.count()).select_from(Opportunity).where(*where)) or 0
