@@ -93,7 +93,8 @@ class Typed(Field):
         return str(value)
 
     def convert(self, text: str) -> Any:
-        raise NotImplementedError
+        """The value of what was typed (stripped, not empty); each kind reads its own."""
+        return text
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         self.data = None
@@ -205,9 +206,6 @@ class YesNo(Typed):
 
 class Text(Typed):
     """Text, stripped; empty is None. At most ``max_length`` characters (``message`` beyond)."""
-
-    def convert(self, text: str) -> str:
-        return text
 
     def pre_validate(self, form: Any) -> None:
         super().pre_validate(form)
