@@ -17,6 +17,7 @@ from flask_login import current_user
 from console import analytics_tables
 from console.auth import roles, user_today
 from console.blueprint import bp
+from console.forms import PeriodForm
 from core.analytics import report as analytics
 from core.analytics.exports import ExportTable, to_csv, to_xlsx
 from core.errors import ValidationError
@@ -85,12 +86,16 @@ def _period(today: date) -> tuple[dict[str, str], dict[str, str], tuple[date, da
     if preset in analytics.PRESETS or not ("from" in request.args or "to" in request.args):
         start, end = analytics.preset_period(preset or "last_30", today)
         return {"from": start.isoformat(), "to": end.isoformat()}, {}, (start, end)
-    form = {name: request.args.get(name, "").strip()[:20] for name in ("from", "to")}
+    form = PeriodForm(formdata=request.args)
+    form.validate()
+    typed, errors = form.typed(), form.messages()
     try:
-        period = analytics.parse_period(form["from"], form["to"], today)
+        period = analytics.check_period(form.period_from.data, form.period_to.data, today)
     except ValidationError as exc:
-        return form, {f: _(m) for f, m in exc.errors.items()}, None
-    return form, {}, period
+        # what could not be read keeps its own message
+        errors = {f: _(m) for f, m in exc.errors.items()} | errors
+        return typed, errors, None
+    return typed, errors, period if not errors else None
 
 
 # --- showing a table ----------------------------------------------------------------------------

@@ -36,6 +36,13 @@ from web.forms import (
 WHOLE = N_("Enter a whole number.")
 
 
+class PeriodForm(ScreenForm):
+    """The analytics' period, typed as YYYY-MM-DD (the query's ``from`` and ``to``)."""
+
+    period_from = IsoDate(name="from", message=_l("Enter a date as YYYY-MM-DD."), max_length=20)
+    period_to = IsoDate(name="to", message=_l("Enter a date as YYYY-MM-DD."), max_length=20)
+
+
 class LoginForm(ScreenForm):
     username = Text()
     password = Secret()

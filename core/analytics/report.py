@@ -104,34 +104,27 @@ def preset_period(name: str, today: date) -> tuple[date, date]:
     return today - timedelta(days=29), today
 
 
-def parse_period(raw_from: str, raw_to: str, today: date) -> tuple[date, date]:
-    """Validate a period typed as YYYY-MM-DD: not in the future, from <= to, at most a year.
-
-    Raises ValidationError with a message per field ("from", "to")."""
+def check_period(
+    period_from: date | None, period_to: date | None, today: date
+) -> tuple[date, date]:
+    """A period of store-local dates (None: not given): not in the future, from <= to, at most
+    a year. Raises ValidationError with a message per field ("from", "to")."""
     errors: dict[str, str] = {}
-    parsed: dict[str, date] = {}
-    for name, raw in (("from", raw_from), ("to", raw_to)):
-        text = (raw or "").strip()
-        if not text:
+    given = {"from": period_from, "to": period_to}
+    for name, value in given.items():
+        if value is None:
             errors[name] = N_("Enter a date.")
-            continue
-        try:
-            value = date.fromisoformat(text)
-        except ValueError:
-            errors[name] = N_("Enter a date as YYYY-MM-DD.")
-            continue
-        if value > today:
+        elif value > today:
             errors[name] = N_("Choose a date that is not in the future.")
-            continue
-        parsed[name] = value
-    if "from" in parsed and "to" in parsed:
-        if parsed["from"] > parsed["to"]:
+    if period_from is not None and period_to is not None and not errors:
+        if period_from > period_to:
             errors["to"] = N_("The end date must not be before the start date.")
-        elif (parsed["to"] - parsed["from"]).days + 1 > MAX_PERIOD_DAYS:
+        elif (period_to - period_from).days + 1 > MAX_PERIOD_DAYS:
             errors["from"] = N_("Choose a period of at most one year.")
     if errors:
         raise ValidationError(errors)
-    return parsed["from"], parsed["to"]
+    assert period_from is not None and period_to is not None
+    return period_from, period_to
 
 
 # --- shared pieces ----------------------------------------------------------------------------

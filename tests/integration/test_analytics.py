@@ -188,3 +188,13 @@ def test_statement_count_does_not_grow_with_the_data(signed_in, committed, app_e
     for n in range(4):
         build(committed, store, name=f"顾问{n}")
     assert _statements(web, app_engine, path) == small
+
+
+def test_a_period_in_other_digits_is_refused_next_to_its_field(signed_in):
+    web, _user, _store = signed_in("manager")
+    response = web.get("/console/analytics?from=２０２６-03-01&to=2026-03-0٥")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert page.count("请按 年-月-日（YYYY-MM-DD）格式输入日期。") >= 2
+    assert 'id="from-error"' in page and 'id="to-error"' in page
+    assert 'value="２０２６-03-01"' in page and 'value="2026-03-0٥"' in page
