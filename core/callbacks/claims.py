@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.callbacks.models import CallbackTask
@@ -86,16 +86,21 @@ def claim(session: Session, store_id: int, task_id: int, agent_id: int, now: dat
     session.expire_all()
 
 
+def _held(store_id: int, task_id: int, agent_id: int) -> ColumnElement[bool]:
+    """SQL: the open task of the store that this agent holds (live or idle)."""
+    return and_(
+        CallbackTask.id == task_id,
+        CallbackTask.store_id == store_id,
+        CallbackTask.status == CallbackStatus.OPEN.value,
+        CallbackTask.claimed_by == agent_id,
+    )
+
+
 def release(session: Session, store_id: int, task_id: int, agent_id: int) -> None:
     """Give the task back to the worklist. Only the agent holding it may."""
     done = session.execute(
         update(CallbackTask)
-        .where(
-            CallbackTask.id == task_id,
-            CallbackTask.store_id == store_id,
-            CallbackTask.status == CallbackStatus.OPEN.value,
-            CallbackTask.claimed_by == agent_id,
-        )
+        .where(_held(store_id, task_id, agent_id))
         .values(claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -109,12 +114,7 @@ def keep_claim(session: Session, store_id: int, task_id: int, agent_id: int, now
     the agent let go idle is still theirs as long as nobody else took the task over."""
     kept = session.execute(
         update(CallbackTask)
-        .where(
-            CallbackTask.id == task_id,
-            CallbackTask.store_id == store_id,
-            CallbackTask.status == CallbackStatus.OPEN.value,
-            CallbackTask.claimed_by == agent_id,
-        )
+        .where(_held(store_id, task_id, agent_id))
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
     )
