@@ -71,6 +71,12 @@ class ReassignVisitForm(ScreenForm):
     note = Text()
 
 
+class ReasonForm(ScreenForm):
+    """A written reason: lifting a customer's decline or their do-not-contact."""
+
+    reason = Text()
+
+
 class PresenceForm(ScreenForm):
     presence = Choice(choices=[p.value for p in Presence])
 

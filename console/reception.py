@@ -21,7 +21,7 @@ from core.checkin import floor, screens
 from core.checkin import service as checkin
 from core.checkin.models import Visit
 from core.db import utcnow
-from core.dispatch import rotation
+from core.dispatch import authority
 from core.enums import (
     OpportunityStatus,
     Presence,
@@ -224,7 +224,7 @@ def _visit_page(
     visit_id: int, *, form: dict[str, str] | None = None, errors: dict[str, str] | None = None
 ) -> Any:
     row, explanations = screens.explain_visit(db.session(), current_user.store_id, visit_id)
-    pool = rotation.candidates(db.session(), current_user.store_id) if row.status in OPEN else []
+    pool = authority.candidates(db.session(), current_user.store_id) if row.status in OPEN else []
     pool = [c for c in pool if c.active and c.user_id != row.consultant_id]
     rank = {Presence.ON_DUTY.value: 0, Presence.ON_BREAK.value: 1, Presence.OFF_DUTY.value: 2}
     pool.sort(key=lambda c: (rank.get(c.presence, 3), c.busy, c.load >= c.cap, c.name))
@@ -310,7 +310,7 @@ def reception_left(visit_id: int) -> ResponseReturnValue:
 
 def my_presence() -> str:
     """The signed-in consultant's presence (on_duty / on_break / off_duty)."""
-    pool = rotation.candidates(db.session(), current_user.store_id)
+    pool = authority.candidates(db.session(), current_user.store_id)
     me = next((c for c in pool if c.user_id == current_user.id), None)
     return me.presence if me else Presence.OFF_DUTY.value
 

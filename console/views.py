@@ -10,17 +10,22 @@ from flask_login import current_user
 from console import reception
 from console.auth import roles, user_today
 from console.blueprint import bp
+from console.forms import ReasonForm
 from core.analytics import dashboard
+from core.db import utcnow
+from core.dispatch import authority
 from core.dispatch.team import consultant_loads
 from core.enums import JobKind, Presence, Role
+from core.errors import ValidationError
 from core.nightly import jobruns
-from core.opportunities.customers import customer_profile, search_customers
+from core.opportunities.customers import customer_profile, lift_do_not_contact, search_customers
 from core.opportunities.myday import my_day
 from core.stores.staff import list_staff
 from extensions import db
 from jobs import enqueue_after_commit
 from jobs.nightly import run_store
 from jobs.system import probe
+from web.refusals import redirect_on_refusal
 
 STAFF = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER, Role.ADMIN)
 CUSTOMER_ROLES = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER)
@@ -74,6 +79,63 @@ def customers() -> ResponseReturnValue:
 def customer(customer_id: int) -> ResponseReturnValue:
     profile = customer_profile(db.session(), current_user.store_id, customer_id)
     return render_template("console/customer.html", profile=profile)
+
+
+def _customer_with_errors(
+    customer_id: int, exc: ValidationError, form: ReasonForm, where: str
+) -> ResponseReturnValue:
+    """The customer page again, with the message next to the reason that was refused."""
+    db.session.rollback()
+    profile = customer_profile(db.session(), current_user.store_id, customer_id)
+    errors = {where: _(next(iter(exc.errors.values()), ""))}
+    return (
+        render_template(
+            "console/customer.html", profile=profile, errors=errors, typed={where: form.reason.data}
+        ),
+        422,
+    )
+
+
+@bp.route("/customers/<int:customer_id>/declines/<int:decline_id>/lift", methods=["POST"])
+@roles(Role.MANAGER)
+@redirect_on_refusal(lambda customer_id, **_: url_for("console.customer", customer_id=customer_id))
+def lift_decline(customer_id: int, decline_id: int) -> ResponseReturnValue:
+    form = ReasonForm()
+    form.validate()
+    try:
+        authority.lift_decline(
+            db.session(),
+            current_user.store_id,
+            decline_id,
+            current_user.id,
+            form.reason.data or "",
+            utcnow(),
+        )
+    except ValidationError as exc:
+        return _customer_with_errors(customer_id, exc, form, f"decline-{decline_id}")
+    flash(_("The decline is lifted: this consultant may have the customer again."), "success")
+    return redirect(url_for("console.customer", customer_id=customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/contact-again", methods=["POST"])
+@roles(Role.MANAGER, Role.CS_AGENT)
+@redirect_on_refusal(lambda customer_id, **_: url_for("console.customer", customer_id=customer_id))
+def contact_again(customer_id: int) -> ResponseReturnValue:
+    form = ReasonForm()
+    form.validate()
+    try:
+        lift_do_not_contact(
+            db.session(),
+            current_user.store_id,
+            customer_id,
+            current_user.id,
+            form.reason.data or "",
+            utcnow(),
+        )
+    except ValidationError as exc:
+        return _customer_with_errors(customer_id, exc, form, "contact-again")
+    flash(_("The customer may be contacted again."), "success")
+    return redirect(url_for("console.customer", customer_id=customer_id))
 
 
 @bp.route("/team")

@@ -153,6 +153,7 @@ class AssignmentReason(StrEnum):
     REFILL = "refill"  # cyclic refill (nightly or on demand)
     MANUAL = "manual"  # a manager or receptionist re-assigned
     REINVITE = "reinvite"  # CS invited back with the same consultant
+    INVITED = "invited"  # came on the consultant's own invitation
     TO_SERVICE = "to_service"  # graded C: handed to customer service
     RELEASED = "released"  # put back into the refill pool
 

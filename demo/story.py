@@ -28,7 +28,7 @@ from core.callbacks.models import CallbackTask
 from core.checkin import floor
 from core.checkin import service as checkin
 from core.checkin.models import Visit
-from core.dispatch.team import seats
+from core.dispatch.authority import candidates
 from core.enums import (
     HIGH_INTENT,
     ActivityKind,
@@ -834,7 +834,7 @@ class Story:
         """The busiest consultant gives an A or B customer to the least busy one."""
         default_cap = self.cast.rules.default_load_cap
         team = sorted(
-            (s for s in seats(self.session, self.store_id, default_cap) if s.active),
+            (s for s in candidates(self.session, self.store_id, default_cap) if s.active),
             key=lambda s: (s.load, s.user_id),
         )
         low, high = team[0], team[-1]

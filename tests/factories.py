@@ -11,11 +11,13 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.callbacks.models import CallbackTask
 from core.checkin.models import Visit
 from core.db import utcnow
+from core.dispatch.models import Decline
 from core.enums import OpportunityStatus, Presence, Role
 from core.opportunities.models import ConsentRecord, Customer, Opportunity
 from core.security import hash_password
@@ -164,6 +166,27 @@ class Factory:
             setattr(opportunity, name, value)
         self.session.add(opportunity)
         return self._done(opportunity)
+
+    def decline(self, customer: Customer, consultant: User) -> Decline:
+        """The customer asked not to have this consultant again."""
+        decline = Decline(
+            store_id=customer.store_id,
+            customer_id=customer.id,
+            consultant_id=consultant.id,
+            declined_at=utcnow(),
+        )
+        self.session.add(decline)
+        return self._done(decline)
+
+    def declined(self, customer_id: int) -> set[int]:
+        """The consultants the customer declined (not lifted)."""
+        return set(
+            self.session.scalars(
+                select(Decline.consultant_id).where(
+                    Decline.customer_id == customer_id, Decline.lifted_at.is_(None)
+                )
+            )
+        )
 
     def book(self, consultant: User, n: int, grade: str | None = "A") -> list[Opportunity]:
         """``n`` customers owned by ``consultant``, all with the given grade."""

@@ -98,6 +98,7 @@ LABELS = {
         "refill": _l("Cyclic refill"),
         "manual": _l("Reassigned by hand"),
         "reinvite": _l("Invited back by customer service"),
+        "invited": _l("Came on the consultant's own invitation"),
         "to_service": _l("Handed to customer service"),
         "released": _l("Put back in the pool"),
     },
@@ -128,6 +129,11 @@ LABELS = {
     # Notes the system writes on an assignment (people write their own notes in full).
     "assignment_note": {
         "preferred_off_duty": _l("The customer's own consultant was not on duty."),
+        "preferred_on_break": _l("The customer's own consultant was on a break."),
+        "preferred_inactive": _l("The customer's own consultant is no longer active."),
+        "preferred_declined": _l("The customer asked not to have that consultant again."),
+        "preferred_busy": _l("The invited consultant was busy with another visitor."),
+        "preferred_at_cap": _l("The invited consultant was at their load cap."),
     },
     "pool_reason": {
         "reinvited": _l("invited back to another consultant"),

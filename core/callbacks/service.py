@@ -46,10 +46,9 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.callbacks.claims import claim_is_live, keep_claim
 from core.callbacks.models import CallbackAnswers, CallbackTask
-from core.dispatch.load import grade_counts_towards_load
+from core.dispatch.authority import candidates, hand_over, record_decline
 from core.dispatch.models import Assignment
 from core.dispatch.pool import in_pool
-from core.dispatch.team import Seat, seats
 from core.enums import (
     AssignmentReason,
     CallbackKind,
@@ -70,6 +69,7 @@ from core.nightly.run import refill, store_context
 from core.opportunities.closing import close_opportunity
 from core.opportunities.models import ConsentRecord, Customer, Invitation, Opportunity
 from core.rules.rulesets import current_rules
+from core.stores.models import User
 from core.stores.service import store_timezone
 from core.timeutil import local_date, local_moment
 
@@ -369,13 +369,8 @@ def record_callback(
         _do_not_contact(session, task, opp, parsed.answers, agent_id, now)
     elif outcome in (CallbackOutcome.INVITE_BACK.value, CallbackOutcome.CALL_AGAIN.value):
         assert opp is not None
-        previous = task.consultant_id or opp.owner_id or opp.dormant_by
-        # the load before this customer comes back to them
-        seat = (
-            _seat_of(session, store_id, previous)
-            if outcome == CallbackOutcome.INVITE_BACK.value
-            else None
-        )
+        # the consultant the customer has now, else the one the call is about
+        previous = opp.owner_id or task.consultant_id or opp.dormant_by
         overturned = False
         if opp.status == OpportunityStatus.LOST.value:
             reopened = _overturn(session, task, opp, agent_id, now)
@@ -392,7 +387,6 @@ def record_callback(
                     agent_id,
                     now,
                     previous=previous,
-                    seat=seat,
                     overturned=overturned,
                 )
             )
@@ -584,37 +578,11 @@ def _overturn(
     opp.competitor_brand = None
     opp.close_note = None
     opp.defeat_overturned_at = now
-    session.flush()  # the open opportunity exists before anything refers to it
-    return opp
-
-
-def _record_assignment(
-    session: Session,
-    task: CallbackTask,
-    opp: Opportunity,
-    to: Seat | None,
-    reason: AssignmentReason,
-    agent_id: int,
-    now: datetime,
-    *,
-    note: str | None = None,
-) -> None:
-    """The change of owner the call makes, from the current owner to ``to`` (None: customer
-    service or the pool), with the new owner's load and cap as dispatch saw them."""
-    session.add(
-        Assignment(
-            store_id=task.store_id,
-            opportunity_id=opp.id,
-            from_owner_id=opp.owner_id,
-            to_owner_id=to.user_id if to else None,
-            assigned_at=now,
-            assigned_by=agent_id,
-            reason=reason.value,
-            note=note,
-            to_load=to.load if to else None,
-            to_cap=to.cap if to else None,
-        )
+    # Open again, with customer service until the call decides who receives the customer.
+    hand_over(
+        session, opp, now, to=None, reason=AssignmentReason.TO_SERVICE.value, actor_id=agent_id
     )
+    return opp
 
 
 def _to_service(
@@ -623,20 +591,13 @@ def _to_service(
     """An overturned defeat to be called again later: dormant (C), owned by customer service.
     graded_at stays the defeat's, so the nightly run does not mistake it for a new dormant."""
     if opp.owner_id is not None:
-        _record_assignment(session, task, opp, None, AssignmentReason.TO_SERVICE, agent_id, now)
-    opp.owner_id = None
+        hand_over(
+            session, opp, now, to=None, reason=AssignmentReason.TO_SERVICE.value, actor_id=agent_id
+        )
     opp.grade = Grade.C.value
     opp.graded_by = agent_id
     opp.next_follow_up_due = None
     opp.cycle_deadline = None
-
-
-def _seat_of(session: Session, store_id: int, user_id: int | None) -> Seat | None:
-    """The consultant's load and cap as dispatch sees them (one statement)."""
-    if user_id is None:
-        return None
-    default_cap = current_rules(session, store_id).default_load_cap
-    return next((s for s in seats(session, store_id, default_cap) if s.user_id == user_id), None)
 
 
 def _invite_back(
@@ -648,43 +609,55 @@ def _invite_back(
     now: datetime,
     *,
     previous: int | None,
-    seat: Seat | None,
     overturned: bool,
 ) -> dict[str, Any]:
-    """An appointment: with the consultant the customer keeps, or via the refill pool."""
+    """An appointment: with the consultant the customer keeps, when the dispatch rule lets
+    them have the customer, else via the refill pool ("not consultant X" kept when said)."""
     assert parsed.answers is not None and parsed.invitation_at is not None
-    keep = parsed.answers["same_consultant_ok"] is True
-    # Already on the consultant's book (and counted in their load): stays, whatever the cap.
-    on_book = not overturned and opp.owner_id == previous and grade_counts_towards_load(opp.grade)
+    same = parsed.answers["same_consultant_ok"]
+    if same is False and previous is not None:
+        record_decline(
+            session,
+            task.store_id,
+            opp.customer_id,
+            previous,
+            now,
+            recorded_by=agent_id,
+            callback_task_id=task.id,
+        )
+    if opp.grade == Grade.C.value:
+        opp.grade = None  # a dormant customer coming back is assessed again (and counts)
     consultant_id: int | None = None
     consultant_name: str | None = None
-    if keep and seat is not None and seat.active and (on_book or seat.room > 0):
-        if opp.owner_id != seat.user_id or overturned:
-            _record_assignment(session, task, opp, seat, AssignmentReason.REINVITE, agent_id, now)
-        opp.owner_id = seat.user_id
-        opp.pool_since = None
-        opp.pool_reason = None
-        opp.declined_owner_id = None
-        consultant_id, consultant_name = seat.user_id, seat.name
-    else:
-        # Someone else receives the customer: the refill pool, "not consultant X" if asked.
-        if opp.owner_id is not None:
-            _record_assignment(
+    if same is True and previous is not None:
+        if opp.owner_id == previous and not overturned:
+            consultant_id = previous  # already theirs: nothing changes hands
+        else:
+            decision = hand_over(
                 session,
-                task,
                 opp,
-                None,
-                AssignmentReason.RELEASED,
-                agent_id,
                 now,
-                note=PoolReason.REINVITED.value,
+                to=previous,
+                reason=AssignmentReason.REINVITE.value,
+                actor_id=agent_id,
             )
-        opp.owner_id = None
-        opp.pool_since = now
-        opp.pool_reason = PoolReason.REINVITED.value
-        opp.declined_owner_id = previous if parsed.answers["same_consultant_ok"] is False else None
-    if opp.grade == Grade.C.value:
-        opp.grade = None  # a dormant customer coming back is assessed again at the visit
+            consultant_id = decision.consultant_id
+        if consultant_id is not None:
+            consultant_name = session.scalar(
+                select(User.display_name).where(User.id == consultant_id)
+            )
+    if consultant_id is None:
+        # Someone else receives the customer: the refill pool.
+        hand_over(
+            session,
+            opp,
+            now,
+            to=None,
+            reason=AssignmentReason.RELEASED.value,
+            actor_id=agent_id,
+            pool_reason=PoolReason.REINVITED.value,
+            note=PoolReason.REINVITED.value,
+        )
     opp.next_callback_on = None
     opp.next_follow_up_due = local_date(
         parsed.invitation_at, store_timezone(session, task.store_id)
@@ -754,7 +727,7 @@ def hand_out_pool(session: Session, store_id: int, actor_id: int, now: datetime)
     )
     placed_with: list[tuple[str, int]] = []
     skipped: list[tuple[str, str]] = []
-    for seat in seats(session, store_id, ctx.rules.default_load_cap):
+    for seat in candidates(session, store_id, ctx.rules.default_load_cap):
         if received.get(seat.user_id):
             placed_with.append((seat.name, int(received[seat.user_id])))
         elif not seat.active:

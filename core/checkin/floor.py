@@ -12,17 +12,26 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.checkin.models import Visit
-from core.dispatch.load import grade_counts_towards_load
-from core.dispatch.rotation import (
-    Decision,
-    VisitAssignment,
+from core.dispatch.authority import (
+    Order,
+    OwnerChange,
+    apply,
     assign_visit,
     candidates,
     choose,
+    declined_by,
+    nobody,
+    own_consultant,
     preference,
+    preferred_note,
+    refusal,
+    took,
 )
 from core.enums import (
     AssignmentReason,
+    Grade,
+    OpportunityStatus,
+    PoolReason,
     Presence,
     VisitStatus,
 )
@@ -36,9 +45,17 @@ from core.stores.models import ConsultantSettings
 def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
     """Hand waiting visitors, in arrival order, to consultants who can take them now."""
     lock_store(session, store_id)
-    handed = 0
     waiting = session.execute(
-        select(Visit, Opportunity, Invitation)
+        select(
+            Visit.id,
+            Visit.customer_id,
+            Opportunity.id,
+            Opportunity.owner_id,
+            Opportunity.grade,
+            Invitation.consultant_id,
+            Invitation.source,
+            own_consultant(Visit.customer_id),
+        )
         .join(Opportunity, Opportunity.id == Visit.opportunity_id)
         .outerjoin(Invitation, Invitation.id == Visit.invitation_id)
         .where(Visit.store_id == store_id, Visit.status == VisitStatus.WAITING.value)
@@ -47,34 +64,44 @@ def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
     if not waiting:
         return 0
     pool = candidates(session, store_id)
-    for visit, opportunity, invitation in waiting:
-        preferred, preferred_reason = preference(session, opportunity, invitation)
+    declined = declined_by(session, (row[1] for row in waiting))
+    handed = 0
+    for visit_id, customer_id, opp_id, owner_id, grade, inv_consultant, inv_source, own in waiting:
+        preferred, preferred_reason = preference(inv_consultant, inv_source, own)
         decision = choose(
             pool,
+            order=Order.ROTATION,
+            reason=AssignmentReason.QUEUE.value,
+            walk_in=True,
             preferred=preferred,
             preferred_reason=preferred_reason,
-            declined=opportunity.declined_owner_id,
+            own=own,
+            declined=declined.get(customer_id, frozenset()),
         )
         if decision.consultant_id is None:
             continue  # a later visitor may still go to their own consultant
-        reason = decision.reason
-        if reason == AssignmentReason.ROTATION.value:
-            reason = AssignmentReason.QUEUE.value
-        new_owner = opportunity.owner_id != decision.consultant_id
-        grade = opportunity.grade
         assign_visit(
             session,
-            VisitAssignment(
-                store_id, visit.id, opportunity.id, opportunity.owner_id, decision, now, reason
+            OwnerChange(
+                store_id,
+                opp_id,
+                owner_id,
+                decision,
+                now,
+                visit_id=visit_id,
+                note=preferred_note(decision),
+                walk_in=True,
             ),
         )
         handed += 1
         # the pool as the next visitor sees it
-        taker = next(c for c in pool if c.user_id == decision.consultant_id)
-        taker.busy = True
-        taker.last_walk_in_at = now
-        if new_owner and grade_counts_towards_load(grade):
-            taker.load += 1
+        took(
+            pool,
+            decision,
+            grade=grade,
+            new_owner=owner_id != decision.consultant_id,
+            walk_in_at=now,
+        )
     session.flush()
     return handed
 
@@ -145,6 +172,32 @@ def mark_left(session: Session, store_id: int, visit_id: int, actor_id: int, now
         raise DomainError(N_("Only a visitor who is still waiting can be marked as left."))
     visit.status = VisitStatus.LEFT.value
     visit.left_at = now
+    opportunity = session.get(Opportunity, visit.opportunity_id)
+    if (
+        opportunity is not None
+        and opportunity.status == OpportunityStatus.OPEN.value
+        and opportunity.owner_id is None
+        and opportunity.pool_since is None
+        and opportunity.grade != Grade.C.value
+    ):
+        # A walk-in nobody could take: the refill gives them to a consultant tonight.
+        lock_store(session, store_id)
+        apply(
+            session,
+            [
+                OwnerChange(
+                    store_id,
+                    opportunity.id,
+                    None,
+                    nobody(candidates(session, store_id)),
+                    now,
+                    reason=AssignmentReason.RELEASED.value,
+                    actor_id=actor_id,
+                    visit_id=visit.id,
+                    pool_reason=PoolReason.WAITING.value,
+                )
+            ],
+        )
     audit.record(
         session,
         "visit_left",
@@ -171,31 +224,32 @@ def reassign_visit(
     if visit.status not in (VisitStatus.WAITING.value, VisitStatus.ASSIGNED.value):
         raise DomainError(N_("Only a visitor who is still waiting can be reassigned."))
     lock_store(session, store_id)
-    pool = candidates(session, store_id)
-    target = next((c for c in pool if c.user_id == consultant_id), None)
-    if target is None or not target.active:
-        raise ValidationError({"consultant": N_("Choose an active consultant of this store.")})
-    for c in pool:
-        c.skipped = None if c is target else "not_chosen"
     opportunity = session.get(Opportunity, visit.opportunity_id)
     assert opportunity is not None
-    decision = Decision(
-        target.user_id,
-        AssignmentReason.MANUAL.value,
-        [c.as_record() for c in pool],
-        target.load,
-        target.cap,
+    pool = candidates(session, store_id)
+    decision = choose(
+        pool,
+        order=Order.NAMED,
+        reason=AssignmentReason.MANUAL.value,
+        walk_in=False,
+        preferred=consultant_id,
+        own=opportunity.owner_id,
+        declined=declined_by(session, [opportunity.customer_id]).get(
+            opportunity.customer_id, frozenset()
+        ),
     )
+    if decision.consultant_id is None:
+        raise ValidationError({"consultant": refusal(decision.preferred_skipped)})
     assign_visit(
         session,
-        VisitAssignment(
+        OwnerChange(
             store_id,
-            visit.id,
             opportunity.id,
             opportunity.owner_id,
             decision,
             now,
             actor_id=actor_id,
+            visit_id=visit.id,
             note=note,
         ),
     )

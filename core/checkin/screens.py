@@ -13,8 +13,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from core.checkin.models import Visit
+from core.dispatch.authority import candidates
 from core.dispatch.models import Assignment
-from core.dispatch.rotation import candidates
 from core.enums import (
     BUSY,
     Presence,

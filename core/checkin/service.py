@@ -38,16 +38,20 @@ from sqlalchemy.orm import Session
 
 from core.checkin.models import Visit
 from core.db import UTCDateTime, expire_loaded, table_of
-from core.dispatch.models import Assignment
-from core.dispatch.rotation import (
-    VisitAssignment,
+from core.dispatch.authority import (
+    Order,
+    OwnerChange,
+    apply,
     candidates_statement,
     choose,
+    own_consultant,
     owner_columns,
     pool_from_rows,
-    record_assignment,
+    preference,
+    preferred_note,
     visit_columns,
 )
+from core.dispatch.models import Assignment, Decline
 from core.enums import (
     AssignmentReason,
     ConsentChannel,
@@ -67,8 +71,6 @@ from core.stores.service import store_timezone
 from core.timeutil import day_bounds_utc, local_date
 
 NOTICE_VERSION = "2026-01"
-# The note on an assignment when the customer's own (or invited) consultant was not on duty.
-PREFERRED_OFF_DUTY = "preferred_off_duty"
 SURNAME_MAX = 10
 MAX_PARTY = 20
 # Letters of any script, the middle dot of transliterated names, spaces, apostrophes, hyphens.
@@ -205,6 +207,7 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
             "p_model_id": model_id if model_id is not None else -1,
             "p_day_start": day_start,
             "p_day_end": day_end,
+            "p_default_cap": None,
         },
     ).all()
     seen = found[0]
@@ -232,34 +235,31 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     if errors:
         raise ValidationError(errors)
 
-    # The decision, before anything is written: the invitation's consultant, else the owner.
-    if seen.invitation_consultant_id is not None:
-        preferred, preferred_reason = (
-            seen.invitation_consultant_id,
-            AssignmentReason.REINVITE.value,
-        )
-    elif seen.owner_id is not None:
-        preferred, preferred_reason = seen.owner_id, AssignmentReason.RETURNING_OWNER.value
-    else:
-        preferred, preferred_reason = None, None
+    # The decision, before anything is written: the invitation's consultant, else their own.
+    preferred, preferred_reason = preference(
+        seen.invitation_consultant_id, seen.invitation_source, seen.own_id
+    )
     decision = choose(
         pool_from_rows(found),
+        order=Order.ROTATION,
+        reason=AssignmentReason.ROTATION.value,
+        walk_in=True,
         preferred=preferred,
         preferred_reason=preferred_reason,
-        declined=seen.declined_owner_id,
+        own=seen.own_id,
+        declined={r.c_id for r in found if r.c_declined},
     )
     assigned = decision.consultant_id is not None
 
+    # A consent is recorded; a do-not-contact stands until staff lift it at the customer's word.
     consent = {"consent_at": now, "consent_notice_version": request.notice_version}
-    if request.consent:
-        # A fresh consent is the customer's own new wish to be contacted.
-        consent |= {"do_not_contact": False, "do_not_contact_at": None}
     opportunity: dict[str, Any] = {"last_visit_at": now}
     if assigned:
-        opportunity |= owner_columns(decision)
+        opportunity |= owner_columns(decision, now)
+        if decision.consultant_id == seen.owner_id:
+            del opportunity["owner_since"]  # the same owner: their stall clock runs on
     if values["car_model"] is not None or seen.opportunity_id is None:
         opportunity["car_model_id"] = values["car_model"]
-    off_duty = assigned and preferred is not None and decision.consultant_id != preferred
     channel = (
         ConsentChannel.KIOSK if request.source == VisitSource.KIOSK else ConsentChannel.RECEPTION
     )
@@ -321,17 +321,21 @@ def check_in(session: Session, request: CheckIn, now: datetime) -> CheckInResult
     customer_id, opportunity_id, visit_id = _write(session, rows)
     position = None
     if assigned:
-        record_assignment(
+        apply(
             session,
-            VisitAssignment(
-                store_id=request.store_id,
-                visit_id=visit_id,
-                opportunity_id=opportunity_id,
-                from_owner_id=seen.owner_id,
-                decision=decision,
-                at=now,
-                note=PREFERRED_OFF_DUTY if off_duty else None,
-            ),
+            [
+                OwnerChange(
+                    store_id=request.store_id,
+                    opportunity_id=opportunity_id,
+                    from_owner_id=seen.owner_id,
+                    decision=decision,
+                    at=now,
+                    visit_id=visit_id,
+                    note=preferred_note(decision),
+                    walk_in=True,
+                    written=True,
+                )
+            ],
         )
     else:
         position = _queue_position(session, request.store_id, visit_id)
@@ -470,12 +474,15 @@ def _lookup_statement() -> Any:
             customer.c.id.label("customer_id"),
             opportunity.c.id.label("opportunity_id"),
             opportunity.c.owner_id.label("owner_id"),
-            opportunity.c.declined_owner_id.label("declined_owner_id"),
+            own_consultant(customer.c.id).label("own_id"),
             had_visits.label("had_visits"),
             invitation.scalar_subquery().label("invitation_id"),
             invitation.with_only_columns(invitations.consultant_id)
             .scalar_subquery()
             .label("invitation_consultant_id"),
+            invitation.with_only_columns(invitations.source)
+            .scalar_subquery()
+            .label("invitation_source"),
         )
         .select_from(select(literal(1).label("one")).subquery("one"))
         .outerjoin(
@@ -499,7 +506,18 @@ def _seen_statement() -> Any:
     consultant (once, with no consultant, when the store has none)."""
     seen = _lookup_statement().subquery("seen")
     pool = candidates_statement().subquery("pool")
-    return select(seen, pool).select_from(seen).outerjoin(pool, true()).order_by(pool.c.c_id)
+    declines = table_of(Decline).c
+    declined = exists().where(
+        declines.customer_id == seen.c.customer_id,
+        declines.consultant_id == pool.c.c_id,
+        declines.lifted_at.is_(None),
+    )
+    return (
+        select(seen, pool, declined.label("c_declined"))
+        .select_from(seen)
+        .outerjoin(pool, true())
+        .order_by(pool.c.c_id)
+    )
 
 
 def _queue_position(session: Session, store_id: int, visit_id: int) -> int:

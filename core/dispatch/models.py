@@ -53,3 +53,23 @@ class Assignment(Base):
         Index("ix_assignments_store_time", "store_id", "assigned_at"),
         Index("ix_assignments_to_owner_time", "to_owner_id", "assigned_at"),
     )
+
+
+class Decline(Base):
+    """A customer's "not this consultant": kept, all of them, until a manager lifts one with a
+    written reason. Dispatch never gives the customer to a consultant they declined."""
+
+    __tablename__ = "declines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = fk("stores.id")
+    customer_id: Mapped[int] = fk("customers.id")
+    consultant_id: Mapped[int] = fk("users.id")
+    declined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[int | None] = fk("users.id")  # the agent who heard it
+    callback_task_id: Mapped[int | None] = fk("callback_tasks.id", index=True)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[int | None] = fk("users.id")
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_declines_customer", "customer_id", "consultant_id"),)

@@ -3,53 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.dispatch.load import LOAD_GRADES, NEW, load_by_owner
+from core.dispatch.load import LOAD_GRADES, NEW
 from core.enums import OpportunityStatus, Role
 from core.opportunities.models import Opportunity
 from core.rules.rulesets import current_rules
 from core.stores.models import ConsultantSettings, User
-
-
-@dataclass
-class Seat:
-    """A consultant as dispatch sees them: may they receive customers, and how much room."""
-
-    user_id: int
-    name: str
-    active: bool
-    load: int
-    cap: int
-    last_refill_at: datetime | None
-
-    @property
-    def room(self) -> int:
-        return self.cap - self.load
-
-
-def seats(session: Session, store_id: int, default_cap: int) -> list[Seat]:
-    """Every consultant of the store with load and cap (``default_cap`` where they have no
-    cap of their own): one statement."""
-    load = load_by_owner(store_id)
-    rows = session.execute(
-        select(
-            User.id,
-            User.display_name,
-            and_(User.active, ConsultantSettings.active),
-            func.coalesce(load.c.load, 0),
-            func.coalesce(ConsultantSettings.load_cap, default_cap),
-            ConsultantSettings.last_refill_at,
-        )
-        .join(ConsultantSettings, ConsultantSettings.user_id == User.id)
-        .outerjoin(load, load.c.owner_id == User.id)
-        .where(User.store_id == store_id, User.role == Role.CONSULTANT.value)
-        .order_by(User.id)
-    ).all()
-    return [Seat(r[0], r[1], bool(r[2]), int(r[3]), int(r[4]), r[5]) for r in rows]
 
 
 @dataclass(frozen=True)

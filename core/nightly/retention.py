@@ -25,7 +25,7 @@ from core import audit
 from core.audit import AuditEvent
 from core.callbacks.models import CallbackTask
 from core.checkin.models import Visit
-from core.dispatch.models import Assignment
+from core.dispatch.models import Assignment, Decline
 from core.locks import lock_store
 from core.opportunities.models import Customer, FollowUp, Invitation, NeedsAssessment, Opportunity
 from core.timeutil import day_bounds_utc, local_date
@@ -104,6 +104,7 @@ def purge(session: Session, store_id: int, now: datetime, timezone: str) -> int:
         delete(Assignment).where(
             or_(Assignment.opportunity_id.in_(opportunities), Assignment.visit_id.in_(visits))
         ),
+        delete(Decline).where(Decline.customer_id.in_(expired)),
         delete(FollowUp).where(FollowUp.opportunity_id.in_(opportunities)),
         delete(NeedsAssessment).where(NeedsAssessment.opportunity_id.in_(opportunities)),
         delete(CallbackTask).where(

@@ -51,10 +51,20 @@ from sqlalchemy.sql.elements import BindParameter
 
 from core.callbacks.models import CallbackTask
 from core.db import UTCDateTime, table_of
-from core.dispatch.load import counts_towards_load, grade_counts_towards_load
+from core.dispatch.authority import (
+    Candidate,
+    Order,
+    OwnerChange,
+    apply,
+    candidates,
+    choose,
+    declined_by,
+    nobody,
+    took,
+)
+from core.dispatch.load import counts_towards_load
 from core.dispatch.models import Assignment
 from core.dispatch.pool import in_pool
-from core.dispatch.team import Seat, seats
 from core.enums import (
     CALLBACK_KIND_PRIORITY,
     CYCLE_GRADES,
@@ -192,19 +202,16 @@ def _candidates() -> Any:
         )
     )
     created = o.c.created_at
+    # The stall clock starts again when the customer changes hands (a refill, a reassignment):
+    # the new owner is not blamed for the previous owner's silence.
+    since = func.coalesce(o.c.owner_since, created)
     contact = greatest(
         func.coalesce(o.c.last_follow_up_at, created),
         func.coalesce(o.c.last_visit_at, created),
         func.coalesce(o.c.graded_at, created),
+        since,
     )
-    visit = func.coalesce(o.c.last_visit_at, created)
-    # A customer the owner received on D (tonight's refill, when the run is repeated; a hand-out
-    # or a reassignment during the day) is theirs to follow up from then on, not stalled yet.
-    received = exists().where(
-        a.c.opportunity_id == o.c.id,
-        a.c.to_owner_id == o.c.owner_id,
-        a.c.assigned_at >= P["day_start"],
-    )
+    visit = greatest(func.coalesce(o.c.last_visit_at, created), since)
     stalled = []
     for rule, reference, prefix in (
         (StallRule.FOLLOW_UP, contact, "follow_up"),
@@ -228,12 +235,11 @@ def _candidates() -> Any:
                 o.c.grade.in_(CYCLE),
                 o.c.owner_id.is_not(None),
                 overdue > 0,
-                ~received,
                 no_earlier(CallbackKind.STALLED.value, reference, rule.value),
             )
         )
     scheduled = select(
-        *row(CallbackKind.SCHEDULED, func.coalesce(o.c.dormant_by, o.c.owner_id))
+        *row(CallbackKind.SCHEDULED, func.coalesce(o.c.owner_id, o.c.dormant_by))
     ).where(
         in_store,
         o.c.status == OpportunityStatus.OPEN.value,
@@ -360,46 +366,40 @@ GRADE_RANK_FOR_RELEASE = case(
 )
 
 
-def _release(session: Session, ctx: RunContext, ids: list[int], reason: PoolReason) -> int:
+def _release(
+    session: Session, ctx: RunContext, ids: list[int], reason: PoolReason, pool: list[Candidate]
+) -> int:
+    """These open customers go to the refill pool, through the dispatch authority."""
     if not ids:
         return 0
-    chosen = o.c.id.in_(ids)
-    session.execute(
-        insert(table_of(Assignment)).from_select(
-            [
-                "store_id",
-                "opportunity_id",
-                "from_owner_id",
-                "to_owner_id",
-                "assigned_at",
-                "job_run_id",
-                "reason",
-                "note",
-            ],
-            select(
-                o.c.store_id,
-                o.c.id,
-                o.c.owner_id,
-                null(),
-                literal(ctx.now, Assignment.assigned_at.type),
-                literal(ctx.job_run_id, Integer),
-                literal(AssignmentReason.RELEASED.value),
-                literal(reason.value),
-            ).where(chosen),
-        )
-    )
-    session.execute(
-        update(o).where(chosen).values(owner_id=None, pool_since=ctx.now, pool_reason=reason.value)
+    decision = nobody(pool)
+    owners = session.execute(select(o.c.id, o.c.owner_id).where(o.c.id.in_(ids))).all()
+    apply(
+        session,
+        [
+            OwnerChange(
+                ctx.store_id,
+                opp_id,
+                owner_id,
+                decision,
+                ctx.now,
+                reason=AssignmentReason.RELEASED.value,
+                job_run_id=ctx.job_run_id,
+                note=reason.value,
+                pool_reason=reason.value,
+            )
+            for opp_id, owner_id in owners
+        ],
     )
     return len(ids)
 
 
 def release_excess(
-    session: Session, ctx: RunContext, all_seats: list[Seat] | None = None
+    session: Session, ctx: RunContext, all_seats: list[Candidate] | None = None
 ) -> dict[str, int]:
     """Inactive consultants' open customers and any load above a cap go to the pool."""
     if all_seats is None:
-        all_seats = seats(session, ctx.store_id, ctx.rules.default_load_cap)
+        all_seats = candidates(session, ctx.store_id, ctx.rules.default_load_cap)
     inactive = [s.user_id for s in all_seats if not s.active]
     left_ids = (
         session.scalars(
@@ -437,8 +437,10 @@ def release_excess(
             if row.rank <= excess[row.owner_id]
         ]
     return {
-        "released_inactive": _release(session, ctx, list(left_ids), PoolReason.CONSULTANT_LEFT),
-        "released_over_cap": _release(session, ctx, over_ids, PoolReason.OVER_CAP),
+        "released_inactive": _release(
+            session, ctx, list(left_ids), PoolReason.CONSULTANT_LEFT, all_seats
+        ),
+        "released_over_cap": _release(session, ctx, over_ids, PoolReason.OVER_CAP, all_seats),
     }
 
 
@@ -458,103 +460,56 @@ POOL_ORDER = (
 )
 
 
-def _skip_reason(seat: Seat, declined: int | None) -> str | None:
-    if not seat.active:
-        return "inactive"
-    if seat.user_id == declined:
-        return "declined"
-    if seat.room <= 0:
-        return "at_cap"
-    return None
-
-
 def refill(
     session: Session,
     ctx: RunContext,
     assigned_by: int | None = None,
-    all_seats: list[Seat] | None = None,
+    all_seats: list[Candidate] | None = None,
 ) -> dict[str, int]:
-    """Hand the pool out: highest grade and longest waiting first, each to the eligible
-    consultant with the most room (ties: the longest without a refilled customer)."""
+    """Hand the pool out: highest grade and longest waiting first, each to the consultant the
+    dispatch rule lets have them with the most room (ties: the longest without a refilled
+    customer)."""
     pool = session.execute(
-        select(o.c.id, o.c.grade, o.c.declined_owner_id, o.c.pool_reason)
-        .where(
-            o.c.store_id == ctx.store_id,
-            in_pool(o),
-        )
+        select(o.c.id, o.c.customer_id, o.c.grade, o.c.pool_reason)
+        .where(o.c.store_id == ctx.store_id, in_pool(o))
         .order_by(*POOL_ORDER)
     ).all()
     if not pool:
         return {"refilled": 0, "unplaced": 0}
     if all_seats is None:
-        all_seats = seats(session, ctx.store_id, ctx.rules.default_load_cap)
-    assignments: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    never = datetime.min.replace(tzinfo=ctx.now.tzinfo)
-    for step, (opp_id, grade, declined, pool_reason) in enumerate(pool):
-        candidates = [
-            {
-                "user_id": s.user_id,
-                "name": s.name,
-                "load": s.load,
-                "cap": s.cap,
-                "skipped": _skip_reason(s, declined),
-            }
-            for s in all_seats
-        ]
-        eligible = [s for s in all_seats if _skip_reason(s, declined) is None]
-        if not eligible:
+        all_seats = candidates(session, ctx.store_id, ctx.rules.default_load_cap)
+    declined = declined_by(session, (row.customer_id for row in pool))
+    changes: list[OwnerChange] = []
+    for step, (opp_id, customer_id, grade, pool_reason) in enumerate(pool):
+        decision = choose(
+            all_seats,
+            order=Order.REFILL,
+            reason=AssignmentReason.REFILL.value,
+            walk_in=False,
+            declined=declined.get(customer_id, frozenset()),
+            grade=grade,
+        )
+        if decision.consultant_id is None:
             continue
-        seat = min(eligible, key=lambda s: (-s.room, s.last_refill_at or never, s.user_id))
-        assignments.append(
-            {
-                "store_id": ctx.store_id,
-                "opportunity_id": opp_id,
-                "from_owner_id": None,
-                "to_owner_id": seat.user_id,
-                "assigned_at": ctx.now,
-                "assigned_by": assigned_by,
-                "job_run_id": ctx.job_run_id,
-                "reason": AssignmentReason.REFILL.value,
-                "note": pool_reason,
-                "to_load": seat.load,
-                "to_cap": seat.cap,
-                "candidates": candidates,
-            }
-        )
-        updates.append({"opp_id": opp_id, "owner": seat.user_id})
-        if grade_counts_towards_load(grade):
-            seat.load += 1
         # a microsecond apart, so that ties go round the team in order
-        seat.last_refill_at = ctx.now + timedelta(microseconds=step)
-    if assignments:
-        session.execute(insert(table_of(Assignment)), assignments)
-        session.connection().execute(
-            update(o)
-            .where(o.c.id == _param("opp_id"))
-            .values(
-                owner_id=_param("owner"),
-                pool_since=None,
-                pool_reason=None,
-                next_follow_up_due=ctx.run_on,
-            ),
-            updates,
+        refill_at = ctx.now + timedelta(microseconds=step)
+        changes.append(
+            OwnerChange(
+                ctx.store_id,
+                opp_id,
+                None,
+                decision,
+                ctx.now,
+                actor_id=assigned_by,
+                job_run_id=ctx.job_run_id,
+                note=pool_reason,
+                refill_at=refill_at,
+                follow_up_on=ctx.run_on,
+            )
         )
-        session.connection().execute(
-            update(cs).where(cs.c.user_id == _param("user")).values(last_refill_at=_param("at")),
-            [
-                {"user": s.user_id, "at": s.last_refill_at}
-                for s in all_seats
-                if s.last_refill_at is not None and s.last_refill_at >= ctx.now
-            ],
-        )
-    return {"refilled": len(assignments), "unplaced": len(pool) - len(assignments)}
-
-
-def _param(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
+        took(all_seats, decision, grade=grade, new_owner=True, refill_at=refill_at)
+    apply(session, changes)
+    return {"refilled": len(changes), "unplaced": len(pool) - len(changes)}
 
 
 # --- the whole run ---------------------------------------------------------------------------
@@ -565,7 +520,7 @@ def run(session: Session, ctx: RunContext) -> dict[str, int]:
     lock_store(session, ctx.store_id)  # no check-in dispatches while the refill decides
     counts: dict[str, int] = {}
     counts.update(build_callback_list(session, ctx))
-    before = seats(session, ctx.store_id, ctx.rules.default_load_cap)
+    before = candidates(session, ctx.store_id, ctx.rules.default_load_cap)
     released = release_excess(session, ctx, before)
     counts.update(released)
     # the loads only changed if something was released

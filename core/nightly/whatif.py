@@ -27,8 +27,8 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from core.db import table_of
+from core.dispatch.authority import candidates
 from core.dispatch.models import Assignment
-from core.dispatch.team import seats
 from core.enums import AssignmentReason, CallbackKind, JobKind
 from core.nightly import jobruns
 from core.nightly import run as nightly
@@ -151,7 +151,7 @@ def simulate(
                     for uid, (cap, active) in consultants.items()
                 ],
             )
-        before = seats(session, ctx.store_id, ctx.rules.default_load_cap)
+        before = candidates(session, ctx.store_id, ctx.rules.default_load_cap)
         counts = nightly.run(session, ctx)
         moves = session.execute(
             select(Assignment.from_owner_id, Assignment.to_owner_id, func.count())
@@ -166,7 +166,7 @@ def simulate(
             .group_by(Assignment.from_owner_id, Assignment.to_owner_id)
         ).all()
         after = {
-            s.user_id: s.load for s in seats(session, ctx.store_id, ctx.rules.default_load_cap)
+            s.user_id: s.load for s in candidates(session, ctx.store_id, ctx.rules.default_load_cap)
         }
     finally:
         nested.rollback()

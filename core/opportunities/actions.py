@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.dispatch.models import Assignment
+from core.dispatch.authority import hand_over
 from core.enums import (
     ASSESSABLE,
     ActivityKind,
@@ -147,18 +147,14 @@ def assess(
     handed = grade == Grade.C.value
     if handed:
         # Dormant: customer service calls tomorrow; the consultant keeps the history only.
-        session.add(
-            Assignment(
-                store_id=store_id,
-                opportunity_id=opportunity.id,
-                from_owner_id=actor_id,
-                to_owner_id=None,
-                assigned_at=now,
-                assigned_by=actor_id,
-                reason=AssignmentReason.TO_SERVICE.value,
-            )
+        hand_over(
+            session,
+            opportunity,
+            now,
+            to=None,
+            reason=AssignmentReason.TO_SERVICE.value,
+            actor_id=actor_id,
         )
-        opportunity.owner_id = None
         opportunity.dormant_by = actor_id
         opportunity.next_follow_up_due = None
         opportunity.cycle_deadline = None

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.enums import Grade, InvitationStatus, OpportunityStatus
+from core.callbacks.models import CallbackTask
+from core.enums import CallbackStatus, Grade, InvitationStatus, OpportunityStatus
 from core.opportunities.models import Invitation, Opportunity
 
 
@@ -24,9 +25,10 @@ def close_opportunity(
     note: str | None = None,
 ) -> None:
     """Won (grade O) or lost (grade F) as of ``now``, by ``actor_id``: nothing is due on it any
-    more (follow-up, cycle, callback date, the refill pool) and its scheduled invitations are
-    cancelled. ``graded_by`` is whoever closed it: the nightly run calls back the defeats that
-    consultants recorded, not those customer service recorded."""
+    more (follow-up, cycle, callback date, the refill pool): its scheduled invitations and its
+    open callbacks are cancelled (by ``actor_id``, at ``now``). ``graded_by`` is whoever closed
+    it: the nightly run calls back the defeats that consultants recorded, not those customer
+    service recorded."""
     assert grade in (Grade.O, Grade.F)
     won = grade == Grade.O
     opportunity.status = (OpportunityStatus.WON if won else OpportunityStatus.LOST).value
@@ -50,5 +52,14 @@ def close_opportunity(
             Invitation.status == InvitationStatus.SCHEDULED.value,
         )
         .values(status=InvitationStatus.CANCELLED.value)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(CallbackTask)
+        .where(
+            CallbackTask.opportunity_id == opportunity.id,
+            CallbackTask.status == CallbackStatus.OPEN.value,
+        )
+        .values(status=CallbackStatus.CANCELLED.value, completed_at=now, completed_by=actor_id)
         .execution_options(synchronize_session=False)
     )

@@ -12,9 +12,18 @@ from sqlalchemy.orm import Session, aliased
 from core import audit
 from core.callbacks.models import CallbackAnswers, CallbackTask
 from core.checkin.models import Visit
-from core.dispatch.models import Assignment
-from core.enums import OpportunityStatus
-from core.opportunities.models import Customer, FollowUp, Invitation, NeedsAssessment, Opportunity
+from core.dispatch.models import Assignment, Decline
+from core.enums import ConsentChannel, OpportunityStatus
+from core.errors import DomainError, ValidationError
+from core.i18n import N_
+from core.opportunities.models import (
+    ConsentRecord,
+    Customer,
+    FollowUp,
+    Invitation,
+    NeedsAssessment,
+    Opportunity,
+)
 from core.phone import mask_mobile
 from core.scoping import get_in_store
 from core.stores.models import CarModel, User
@@ -142,6 +151,8 @@ class CustomerProfile:
     do_not_contact: bool
     created_at: datetime
     opportunities: list[dict[str, Any]] = field(default_factory=list)
+    # Every "not this consultant" the customer said, newest first, lifted ones too.
+    declines: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
 
 
@@ -295,14 +306,79 @@ def customer_profile(session: Session, store_id: int, customer_id: int) -> Custo
                     "reason": asg.reason,
                     "from": from_name,
                     "to": to_name,
+                    "to_id": asg.to_owner_id,
                     "load": asg.to_load,
                     "cap": asg.to_cap,
                     "note": asg.note,
+                    "candidates": asg.candidates or [],
                 },
             )
         )
+    consultant, recorder, lifter = aliased(User), aliased(User), aliased(User)
+    for decline, consultant_name, recorder_name, lifter_name in session.execute(
+        select(Decline, consultant.display_name, recorder.display_name, lifter.display_name)
+        .join(consultant, consultant.id == Decline.consultant_id)
+        .outerjoin(recorder, recorder.id == Decline.recorded_by)
+        .outerjoin(lifter, lifter.id == Decline.lifted_by)
+        .where(Decline.customer_id == customer.id)
+        .order_by(Decline.declined_at.desc(), Decline.id.desc())
+    ):
+        profile.declines.append(
+            {
+                "id": decline.id,
+                "consultant": consultant_name,
+                "declined_at": decline.declined_at,
+                "recorded_by": recorder_name,
+                "callback_task_id": decline.callback_task_id,
+                "lifted_at": decline.lifted_at,
+                "lifted_by": lifter_name,
+                "lift_reason": decline.lift_reason,
+            }
+        )
     timeline.sort(key=lambda e: e.at, reverse=True)
     return profile
+
+
+LIFT_REASON_MAX = 500
+
+
+def lift_do_not_contact(
+    session: Session, store_id: int, customer_id: int, actor_id: int, reason: str, now: datetime
+) -> None:
+    """The customer asked to be contacted again: staff lift their do-not-contact, saying why.
+    Recorded as the customer's consent (at the desk, by this member of staff) and audited. A
+    consent ticked at the kiosk never lifts it: only this does."""
+    customer = get_in_store(session, Customer, customer_id, store_id)
+    if not customer.do_not_contact:
+        raise DomainError(N_("This customer is not marked do-not-contact."))
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError({"reason": N_("Write what the customer asked for.")})
+    if len(text) > LIFT_REASON_MAX:
+        raise ValidationError({"reason": N_("This text is too long.")})
+    customer.do_not_contact = False
+    customer.do_not_contact_at = None
+    customer.consent_at = now
+    session.add(
+        ConsentRecord(
+            customer_id=customer.id,
+            granted=True,
+            notice_version=customer.consent_notice_version,
+            channel=ConsentChannel.RECEPTION.value,
+            recorded_at=now,
+            recorded_by=actor_id,
+        )
+    )
+    audit.record(
+        session,
+        "customer.contact_again",
+        store_id=store_id,
+        actor_id=actor_id,
+        entity="customer",
+        entity_id=customer.id,
+        data={"reason": text},
+    )
+    session.flush()
 
 
 def _answers(answers: CallbackAnswers | None) -> dict[str, Any] | None:

@@ -109,7 +109,8 @@ class Opportunity(Base):
     # Refill pool: open, no owner, waiting to be handed to a consultant.
     pool_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pool_reason: Mapped[str | None] = mapped_column(String(16))
-    declined_owner_id: Mapped[int | None] = fk("users.id")
+    # When the owner received the customer: the stall clock of their follow-ups starts here.
+    owner_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # CS owns the next callback date of dormant customers.
     next_callback_on: Mapped[date | None] = mapped_column(Date)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

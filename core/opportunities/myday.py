@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.analytics.dashboard import consultant_today
-from core.dispatch.team import seats
+from core.dispatch.authority import candidates
 from core.enums import InvitationStatus, OpportunityStatus
 from core.opportunities.models import Customer, Invitation, Opportunity
 from core.phone import mask_mobile
@@ -71,7 +71,7 @@ def my_day(
     day.load, day.by_grade = counts.load, counts.by_grade
     mine = [
         s
-        for s in seats(session, store_id, current_rules(session, store_id).default_load_cap)
+        for s in candidates(session, store_id, current_rules(session, store_id).default_load_cap)
         if s.user_id == consultant_id
     ]
     day.cap = mine[0].cap if mine else 0

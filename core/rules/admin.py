@@ -20,13 +20,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, func, insert, literal, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.audit import AuditEvent
+from core.dispatch.authority import (
+    Order,
+    OwnerChange,
+    apply,
+    candidates,
+    choose,
+    declined_by,
+    nobody,
+    took,
+)
 from core.dispatch.load import counts_towards_load, grade_counts_towards_load, grade_rank
-from core.dispatch.models import Assignment
 from core.dispatch.pool import in_pool
 from core.enums import CYCLE_GRADES, AssignmentReason, OpportunityStatus, PoolReason, Role
 from core.errors import DomainError, NotFound, ValidationError
@@ -877,9 +886,15 @@ def reassign(
             errors["to_owner"] = N_("Choose an active consultant of this store, or the pool.")
     if errors:
         raise ValidationError(errors)
+    lock_store(session, store_id)
     found = session.execute(
         select(
-            Opportunity.store_id, Opportunity.status, Opportunity.owner_id, Opportunity.grade
+            Opportunity.id,
+            Opportunity.store_id,
+            Opportunity.status,
+            Opportunity.owner_id,
+            Opportunity.grade,
+            Opportunity.customer_id,
         ).where(Opportunity.id.in_(ids))
     ).all()
     if len(found) != len(ids) or any(r.store_id != store_id for r in found):
@@ -890,11 +905,38 @@ def reassign(
         )
     if to_owner_id is not None and any(r.owner_id == to_owner_id for r in found):
         raise DomainError(N_("Some of the chosen customers already belong to that consultant."))
-    lock_store(session, store_id)
+    pool = candidates(session, store_id)
     load_after = None
-    if to_owner_id is not None:
-        load, cap, _active = target_load(session, store_id, to_owner_id)  # under the lock
+    changes: list[OwnerChange] = []
+    if to_owner_id is None:
+        everyone = nobody(pool)
+        changes = [
+            OwnerChange(
+                store_id,
+                r.id,
+                r.owner_id,
+                everyone,
+                now,
+                reason=AssignmentReason.MANUAL.value,
+                actor_id=actor_id,
+                note=text,
+                pool_reason=PoolReason.RETURNED.value,
+            )
+            for r in found
+        ]
+    else:
+        target = next(c for c in pool if c.user_id == to_owner_id)
+        load, cap = target.load, target.cap  # under the lock
         load_after = load + sum(1 for r in found if grade_counts_towards_load(r.grade))
+        declined = declined_by(session, (r.customer_id for r in found))
+        if any(to_owner_id in declined.get(r.customer_id, ()) for r in found):
+            raise ValidationError(
+                {
+                    "to_owner": N_(
+                        "Some of the chosen customers asked not to have this consultant again."
+                    )
+                }
+            )
         if load_after > cap and not allow_over_cap:
             raise ValidationError(
                 {
@@ -904,55 +946,33 @@ def reassign(
                     )
                 }
             )
-    chosen = Opportunity.id.in_(ids)
-    session.execute(
-        insert(Assignment).from_select(
-            [
-                "store_id",
-                "opportunity_id",
-                "from_owner_id",
-                "to_owner_id",
-                "assigned_at",
-                "assigned_by",
-                "reason",
-                "note",
-                "to_load",
-                "to_cap",
-            ],
-            select(
-                Opportunity.store_id,
-                Opportunity.id,
-                Opportunity.owner_id,
-                literal(to_owner_id, Integer),
-                literal(now, Assignment.assigned_at.type),
-                literal(actor_id, Integer),
-                literal(AssignmentReason.MANUAL.value),
-                literal(text),
-                literal(load, Integer),
-                literal(cap, Integer),
-            ).where(chosen),
-        )
-    )
-    if to_owner_id is None:
-        values: dict[str, Any] = {
-            "owner_id": None,
-            "pool_since": now,
-            "pool_reason": PoolReason.RETURNED.value,
-        }
-    else:
         today: date = local_date(now, store_timezone(session, store_id))
-        values = {
-            "owner_id": to_owner_id,
-            "pool_since": None,
-            "pool_reason": None,
-            "next_follow_up_due": today,
-        }
-    session.execute(
-        update(Opportunity)
-        .where(chosen, Opportunity.store_id == store_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+        for r in found:
+            decision = choose(
+                pool,
+                order=Order.NAMED,
+                reason=AssignmentReason.MANUAL.value,
+                walk_in=False,
+                preferred=to_owner_id,
+                declined=declined.get(r.customer_id, frozenset()),
+                over_cap_ok=allow_over_cap,
+                grade=r.grade,
+            )
+            assert decision.consultant_id == to_owner_id  # what was checked above
+            changes.append(
+                OwnerChange(
+                    store_id,
+                    r.id,
+                    r.owner_id,
+                    decision,
+                    now,
+                    actor_id=actor_id,
+                    note=text,
+                    follow_up_on=today,
+                )
+            )
+            took(pool, decision, grade=r.grade, new_owner=True)
+    apply(session, changes)
     audit.record(
         session,
         REASSIGN,

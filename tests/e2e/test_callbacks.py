@@ -15,6 +15,7 @@ from sqlalchemy import select
 from core.callbacks.models import CallbackTask
 from core.checkin.models import Visit
 from core.db import utcnow
+from core.dispatch.models import Decline
 from core.enums import Role
 from core.opportunities.models import Customer, Invitation, Opportunity
 from core.timeutil import local_date
@@ -351,7 +352,11 @@ def test_every_outcome_end_to_end(page, committed, desk, outcome, lang):
         save.click()
         expect(page.locator(".flash-success")).to_contain_text(t["pool"])
         opp = fresh(committed, Opportunity, task.opportunity_id)
-        assert (opp.owner_id, opp.declined_owner_id, opp.pool_reason) == (None, bob.id, "reinvited")
+        assert (opp.owner_id, opp.pool_reason) == (None, "reinvited")
+        declined = committed.scalars(
+            select(Decline.consultant_id).where(Decline.customer_id == opp.customer_id)
+        ).all()
+        assert declined == [bob.id]
         both_sizes(page, f"callbacks-pool-{lang}")
         page.get_by_role("button", name=t["Hand out"]).click()
         expect(page.locator(".flash-success")).to_contain_text(t["handed"])

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from core.checkin import service as checkin
 from core.checkin.models import Visit
 from core.db import utcnow
-from core.dispatch.team import seats
+from core.dispatch.authority import candidates
 
 
 def test_twenty_simultaneous_check_ins_respect_caps_and_the_queue(app_engine, committed):
@@ -49,7 +49,7 @@ def test_twenty_simultaneous_check_ins_respect_caps_and_the_queue(app_engine, co
     assert not errors, errors
     assert len(results) == 20
     with Session(app_engine) as session:
-        for seat in seats(session, store.id, 30):
+        for seat in candidates(session, store.id, 30):
             assert seat.load <= seat.cap, seat
         assigned = sorted(r.consultant_id for r in results if r.consultant_id)
         assert assigned == sorted(p.id for p in team)  # one each: then they are busy

@@ -566,10 +566,10 @@ def test_invite_back_to_another_consultant_goes_through_the_pool(factory, sessio
     task, opp = stalled_task(factory, store, anna, grade="B")
     result = record(session, store, task, agent, invite(same_consultant_ok=False))
     assert result.to_pool and result.consultant_name is None
-    assert (opp.owner_id, opp.pool_reason, opp.declined_owner_id, opp.grade) == (
+    assert (opp.owner_id, opp.pool_reason, factory.declined(opp.customer_id), opp.grade) == (
         None,
         "reinvited",
-        anna.id,
+        {anna.id},
         "B",
     )
     assert opp.pool_since == NOW
@@ -621,7 +621,7 @@ def test_the_same_consultant_at_cap_cannot_take_a_dormant_customer_back(factory,
     task, opp = dormant_task(factory, store, anna)
     result = record(session, store, task, agent, invite())
     assert result.to_pool and opp.owner_id is None and opp.pool_reason == "reinvited"
-    assert opp.declined_owner_id is None  # the customer did not refuse her
+    assert factory.declined(opp.customer_id) == set()  # the customer did not refuse her
     assert opp.grade is None
 
 
@@ -642,12 +642,16 @@ def test_the_defeat_audit_overturns_a_defeat_when_the_customer_would_come_back(
     assert opp.defeat_overturned_at == NOW
     [event] = audits(session, store, "callback.defeat_overturned")
     assert event.data["defeat_reason"] == "price" and event.data["close_note"] == "预算不够"
-    [assignment] = session.scalars(select(Assignment).where(Assignment.opportunity_id == opp.id))
-    assert (assignment.reason, assignment.to_owner_id, assignment.to_load) == (
-        "reinvite",
-        anna.id,
-        0,
+    # reopened with customer service, then back to Anna, her load seen without this customer
+    handed, back = session.scalars(
+        select(Assignment).where(Assignment.opportunity_id == opp.id).order_by(Assignment.id)
     )
+    assert (handed.reason, handed.from_owner_id, handed.to_owner_id) == (
+        "to_service",
+        anna.id,
+        None,
+    )
+    assert (back.reason, back.to_owner_id, back.to_load) == ("reinvite", anna.id, 0)
 
 
 def test_a_defeated_customer_to_call_again_later_is_dormant_with_customer_service(

@@ -142,13 +142,13 @@ def test_a_returning_customer_whose_consultant_is_off_goes_round_the_rotation(
         select(Assignment).where(Assignment.visit_id == result.visit_id)
     ).all()
     assert (assignment.from_owner_id, assignment.to_owner_id) == (owner.id, free.id)
-    assert assignment.note == checkin.PREFERRED_OFF_DUTY
+    assert assignment.note == "preferred_off_duty"
     assert session.get(Opportunity, opportunity.id).owner_id == free.id
 
 
 def test_an_invited_customer_goes_to_the_agreed_consultant(factory, session, store):
     owner = factory.consultant(store, name="Owner")
-    agreed = factory.consultant(store, name="Agreed", presence=Presence.ON_DUTY, cap=0)
+    agreed = factory.consultant(store, name="Agreed", presence=Presence.ON_DUTY)
     customer = factory.customer(store, mobile="13911112222")
     opportunity = factory.opportunity(customer, owner=owner, grade="A")
     invitation = Invitation(
@@ -354,9 +354,8 @@ def test_the_rotation_passes_over_a_consultant_the_customer_declined(factory, se
     other = factory.consultant(store, name="Other")
     factory.settings(other).last_walk_in_at = NOW - timedelta(minutes=5)
     customer = factory.customer(store, mobile="13912340000")
-    opportunity = factory.opportunity(
-        customer, grade="C", in_pool=True, declined_owner_id=declined.id
-    )
+    opportunity = factory.opportunity(customer, grade="C", in_pool=True)
+    factory.decline(customer, declined)
     result = arrive(session, store, mobile="13912340000", surname=None, title=None)
     assert result.consultant_id == other.id
     [assignment] = session.scalars(
@@ -369,7 +368,8 @@ def test_the_rotation_passes_over_a_consultant_the_customer_declined(factory, se
 def test_a_waiting_visitor_is_not_handed_to_the_consultant_they_declined(factory, session, store):
     declined = factory.consultant(store, name="Declined", presence=Presence.ON_BREAK)
     customer = factory.customer(store, mobile="13912340001")
-    factory.opportunity(customer, grade="C", in_pool=True, declined_owner_id=declined.id)
+    factory.opportunity(customer, grade="C", in_pool=True)
+    factory.decline(customer, declined)
     result = arrive(session, store, mobile="13912340001", surname=None, title=None)
     assert result.consultant_id is None and result.queue_position == 1
     factory.settings(declined).presence = Presence.ON_DUTY.value

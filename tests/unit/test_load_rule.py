@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core.dispatch import load
-from core.dispatch.rotation import candidates
-from core.dispatch.team import consultant_loads, seats
+from core.dispatch.authority import candidates
+from core.dispatch.team import consultant_loads
 from core.opportunities.models import Opportunity
 
 GRADES = [None, "H", "A", "B", "C", "O", "F"]
@@ -57,7 +57,7 @@ def test_every_reader_of_a_load_counts_the_same(factory, session):
     factory.opportunity(factory.customer(store), owner=idle, grade="C")
     expected = {busy.id: 4, idle.id: 0}
     assert {c.user_id: c.load for c in candidates(session, store.id)} == expected
-    assert {s.user_id: s.load for s in seats(session, store.id, 8)} == expected
+    assert {s.user_id: s.load for s in candidates(session, store.id, 8)} == expected
     assert {c.user_id: c.load for c in consultant_loads(session, store.id)} == expected
     book = next(c for c in consultant_loads(session, store.id) if c.user_id == busy.id).by_grade
     assert sum(book.get(k, 0) for k in load.BOOK_KEYS) == 4

@@ -274,7 +274,7 @@ def test_refill_never_goes_past_a_cap_nor_to_a_declined_consultant(factory, sess
     only = factory.consultant(store, cap=2, name="Only")
     factory.consultant(store, cap=0, name="Full")
     declined = factory.opportunity(factory.customer(store), grade="A", in_pool=True)
-    declined.declined_owner_id = only.id
+    factory.decline(declined.customer, only)
     for _ in range(3):
         factory.opportunity(factory.customer(store), grade="A", in_pool=True)
     counts = run(session, store)
@@ -298,7 +298,7 @@ def test_inactive_consultants_customers_and_load_above_a_cap_are_handed_on(facto
     for opp in b_ones:  # the B customers are taken away first, H kept
         assert session.get(Opportunity, opp.id).owner_id == taker.id
     assert {session.get(Opportunity, o.id).owner_id for o in h_ones} == {over.id}
-    loads = {s.name: (s.load, s.cap) for s in nightly.seats(session, store.id, 30)}
+    loads = {s.name: (s.load, s.cap) for s in nightly.candidates(session, store.id, 30)}
     assert loads == {"Leaving": (0, 30), "Over": (3, 3), "Taker": (4, 10)}
 
 
@@ -310,7 +310,7 @@ def test_after_a_run_nobody_is_above_their_cap(factory, session):
     for _ in range(6):
         factory.opportunity(factory.customer(store), grade="H", in_pool=True)
     run(session, store)
-    for seat in nightly.seats(session, store.id, 30):
+    for seat in nightly.candidates(session, store.id, 30):
         assert seat.load <= seat.cap
 
 

@@ -56,9 +56,12 @@ def test_a_customer_refilled_tonight_is_not_stalled_by_a_second_run(factory, ses
     again = run(session, store, D, at(D, 15))
     assert all(v == 0 for v in again.values()), again
     assert tasks(session, store) == []
-    # the new owner has the day: not followed up, the customer is stalled the next night
-    tomorrow = run(session, store, D + timedelta(days=1), at(D + timedelta(days=1), 1))
-    assert tomorrow["stalled"] == 1
+    # the refill started the new owner's clock: she has H's two days to follow up, not less
+    for day in (1, 2):
+        quiet = run(session, store, D + timedelta(days=day), at(D + timedelta(days=day), 1))
+        assert quiet["stalled"] == 0, day
+    late = run(session, store, D + timedelta(days=3), at(D + timedelta(days=3), 1))
+    assert late["stalled"] == 1
     [task] = tasks(session, store)
     assert (task.kind, task.consultant_id) == ("stalled", anna.id)
 

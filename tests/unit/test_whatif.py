@@ -186,9 +186,9 @@ def test_the_preview_agrees_with_the_nightly_run_under_the_saved_rules(factory, 
             c.proposed.released,
             c.proposed.received,
         ), c.name
-    from core.dispatch.team import seats
+    from core.dispatch.authority import candidates
 
-    loads = {s.user_id: s.load for s in seats(session, store.id, 6)}
+    loads = {s.user_id: s.load for s in candidates(session, store.id, 6)}
     assert {c.user_id: c.proposed.load_after for c in preview.consultants} == loads
 
 
