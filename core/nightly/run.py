@@ -123,6 +123,9 @@ P: dict[str, BindParameter[Any]] = {
 for _grade in CYCLE:
     P[f"follow_up_{_grade}"] = bindparam(f"p_follow_up_{_grade}", type_=Integer)
     P[f"cycle_{_grade}"] = bindparam(f"p_cycle_{_grade}", type_=Integer)
+    for _prefix in ("follow_up", "cycle"):
+        # stalled when the reference is before this instant: the start of local day D - allowed
+        P[f"{_prefix}_by_{_grade}"] = bindparam(f"p_{_prefix}_by_{_grade}", type_=UTCDateTime)
 
 
 def _params(ctx: RunContext) -> dict[str, Any]:
@@ -142,6 +145,9 @@ def _params(ctx: RunContext) -> dict[str, Any]:
     for grade in CYCLE:
         params[f"follow_up_{grade}"] = ctx.rules.cycles[grade].follow_up_days
         params[f"cycle_{grade}"] = ctx.rules.cycles[grade].cycle_days
+        for prefix in ("follow_up", "cycle"):
+            allowed = timedelta(days=params[f"{prefix}_{grade}"])
+            params[f"{prefix}_by_{grade}"] = day_bounds_utc(ctx.run_on - allowed, ctx.timezone)[0]
     return {f"p_{name}": value for name, value in params.items()}
 
 
@@ -227,7 +233,10 @@ def _candidates() -> Any:
                 o.c.status == OpportunityStatus.OPEN.value,
                 o.c.grade.in_(CYCLE),
                 o.c.owner_id.is_not(None),
-                overdue > 0,
+                # the local date of the reference is more than ``allowed`` days before D, with
+                # the day's bounds from Python: exact in every zone, on SQLite too (``overdue``
+                # is only shown; there it takes the offset of D, a day off beside a DST change)
+                or_(*[and_(o.c.grade == g, reference < P[f"{prefix}_by_{g}"]) for g in CYCLE]),
                 ~received,
                 no_earlier(CallbackKind.STALLED.value, reference, rule.value),
             )
