@@ -10,7 +10,9 @@ For a store S and its local date D, in one transaction:
    consent or marked do-not-contact, never two open tasks for one customer, never a second
    task due on D for a customer (a repeated run of D adds no call to a day's list that
    customer service may have worked already); when a customer qualifies several times, the
-   kind of highest priority wins;
+   kind of highest priority wins. The dates before D whose run never succeeded (at most a
+   week back, ``jobruns.missed_dates``) are caught up first: each date's list made as its own
+   run would have made it, its tasks due on that date (so they show as overdue), oldest first;
 2. **releases**: the open customers of an inactive consultant, and the excess of a consultant
    above their cap, go to the refill pool;
 3. the **cyclic refill**: the pool is handed to active consultants below their cap.
@@ -22,7 +24,7 @@ Each step skips what an earlier run already did, so running twice changes nothin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -69,6 +71,7 @@ from core.enums import (
     StallRule,
 )
 from core.locks import lock_store
+from core.nightly import jobruns
 from core.opportunities.models import Customer, Opportunity
 from core.rules.rulesets import Rules
 from core.sqlfuncs import days_between, greatest, local_date, sqlite_offset
@@ -334,7 +337,9 @@ def _statements() -> tuple[Any, Any, Any]:
             P["job_run_id"],
         ),
     )
-    mine = and_(t.c.store_id == P["store_id"], t.c.created_at == P["now"])
+    mine = and_(
+        t.c.store_id == P["store_id"], t.c.created_at == P["now"], t.c.due_on == P["run_on"]
+    )
     # CS-scheduled dates are consumed by the task they produced.
     consume = (
         update(o)
@@ -570,10 +575,15 @@ def _param(name: str) -> Any:
 
 
 def run(session: Session, ctx: RunContext) -> dict[str, int]:
-    """Callback list, releases, refill. The caller holds the nightly lock and commits once."""
+    """Callback lists (the missed dates', then D's), releases, refill. The caller holds the
+    nightly lock and commits once."""
     lock_store(session, ctx.store_id)  # no check-in dispatches while the refill decides
+    missed = jobruns.missed_dates(session, ctx.store_id, ctx.run_on)
     counts: dict[str, int] = {}
-    counts.update(build_callback_list(session, ctx))
+    for day in [*missed, ctx.run_on]:
+        for kind, n in build_callback_list(session, replace(ctx, run_on=day)).items():
+            counts[kind] = counts.get(kind, 0) + n
+    counts["caught_up"] = len(missed)
     before = seats(session, ctx.store_id, ctx.rules.default_load_cap)
     released = release_excess(session, ctx, before)
     counts.update(released)
