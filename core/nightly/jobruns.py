@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import rowcount, utcnow
@@ -101,6 +101,35 @@ def exists_for(session: Session, store_id: int, kind: JobKind, run_on: date) -> 
             .where(
                 JobRun.status.in_(
                     [JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.SUCCEEDED.value]
+                )
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def in_hand_for(
+    session: Session, store_id: int, kind: JobKind, run_on: date, since: datetime
+) -> bool:
+    """A run for this store and date succeeded, or one was queued or started since ``since``.
+
+    A run still queued or running from before then is taken as lost (its job dropped, its
+    worker killed), as is a failed, interrupted or skipped one: the date is to be run again.
+    """
+    return (
+        session.scalar(
+            select(JobRun.id)
+            .where(JobRun.store_id == store_id, JobRun.kind == kind.value)
+            .where(JobRun.run_on == run_on)
+            .where(
+                or_(
+                    JobRun.status == JobStatus.SUCCEEDED.value,
+                    and_(JobRun.status == JobStatus.QUEUED.value, JobRun.created_at >= since),
+                    and_(
+                        JobRun.status == JobStatus.RUNNING.value,
+                        func.coalesce(JobRun.started_at, JobRun.created_at) >= since,
+                    ),
                 )
             )
             .limit(1)

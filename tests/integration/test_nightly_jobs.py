@@ -341,6 +341,59 @@ def test_stores_are_due_after_their_own_0100(app, committed):
         assert (shanghai.id, day) not in due_stores(after)
 
 
+def test_the_cron_runs_again_a_night_that_failed_or_was_lost(app, committed):
+    from jobs.nightly import LOST_AFTER, due_stores
+
+    day = local_date(utcnow(), "Asia/Shanghai")
+    after = local_moment(day, time_(1, 30), "Asia/Shanghai")
+    lost, recent = after - LOST_AFTER - timedelta(minutes=1), after - timedelta(minutes=5)
+    runs_of = {
+        "missing": [],
+        "failed": [("failed", lost, lost)],
+        "skipped": [("skipped", recent, recent)],
+        "queued_lost": [("queued", lost, None)],
+        "running_lost": [("running", lost, lost)],
+        "queued": [("queued", recent, None)],
+        "running": [("running", lost, recent)],
+        "succeeded": [("succeeded", lost, lost)],
+        "failed_then_succeeded": [("failed", lost, lost), ("succeeded", recent, recent)],
+        "only_yesterday": [],
+    }
+    stores = {}
+    for name, history in runs_of.items():
+        store = stores[name] = committed.store(timezone="Asia/Shanghai")
+        for status, created, started in history:
+            committed.session.add(
+                JobRun(
+                    kind="nightly",
+                    store_id=store.id,
+                    run_on=day,
+                    status=status,
+                    created_at=created,
+                    started_at=started,
+                )
+            )
+    committed.session.add(
+        JobRun(
+            kind="nightly",
+            store_id=stores["only_yesterday"].id,
+            run_on=day - timedelta(days=1),
+            status="succeeded",
+        )
+    )
+    committed.session.commit()
+    with app.app_context():
+        due = {store_id for store_id, on in due_stores(after) if on == day}
+    assert {name for name, store in stores.items() if store.id in due} == {
+        "missing",
+        "failed",
+        "skipped",
+        "queued_lost",
+        "running_lost",
+        "only_yesterday",
+    }
+
+
 @needs_services
 def test_the_cron_entry_enqueues_due_stores_once(app, app_engine, committed):
     from jobs.nightly import enqueue_due
