@@ -1,14 +1,16 @@
 """The nightly run as RQ jobs: per store at 01:00 store-local time, or on demand.
 
 ``enqueue_due`` is what RQ's cron calls every 15 minutes; it enqueues ``run_store`` for every
-store whose local clock has passed 01:00 and that has no run for its local date yet. Arguments
-are ids and ISO dates only.
+store whose local clock has passed 01:00 and whose run for its local date is missing, failed,
+interrupted or lost (queued or running for longer than a run may take). A run also makes the
+lists of the dates before it that were missed (``core.nightly.jobruns.missed_dates``).
+Arguments are ids and ISO dates only.
 """
 
 from __future__ import annotations
 
 import traceback
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +27,7 @@ from jobs.runtime import job_session
 
 NIGHTLY_AT = time(1, 0)
 TIMEOUT = 1800  # seconds; a store of 100,000 opportunities takes a few
+LOST_AFTER = timedelta(seconds=TIMEOUT)  # a run queued or running this long is run again
 
 
 def run_store(store_id: int, run_on: str, job_run_id: int | None = None) -> dict[str, Any]:
@@ -70,7 +73,8 @@ def _mark_running(work: Session, job_run_id: int) -> None:
 
 
 def due_stores(now: datetime) -> list[tuple[int, date]]:
-    """Stores whose local time has passed 01:00 and that have no run for their local date."""
+    """Stores whose local time has passed 01:00 and whose run for their local date neither
+    succeeded nor is queued or running since less than ``LOST_AFTER``."""
     due = []
     with job_session() as session:
         for store_id, timezone in session.execute(
@@ -78,8 +82,8 @@ def due_stores(now: datetime) -> list[tuple[int, date]]:
         ):
             local_now = now.astimezone(store_zone(timezone))
             day = local_date(now, timezone)
-            if local_now.time() >= NIGHTLY_AT and not jobruns.exists_for(
-                session, store_id, JobKind.NIGHTLY, day
+            if local_now.time() >= NIGHTLY_AT and not jobruns.in_hand_for(
+                session, store_id, JobKind.NIGHTLY, day, now - LOST_AFTER
             ):
                 due.append((store_id, day))
     return due

@@ -149,6 +149,7 @@ LABELS = {
         "defeat": _l("defeat"),
         "scheduled": _l("scheduled"),
         "retry": _l("retry"),
+        "caught_up": _l("missed dates caught up"),
         "refilled": _l("refilled"),
         "released_inactive": _l("from inactive consultants"),
         "released_over_cap": _l("above a cap"),

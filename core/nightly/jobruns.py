@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import rowcount, utcnow
@@ -107,6 +107,66 @@ def exists_for(session: Session, store_id: int, kind: JobKind, run_on: date) -> 
         )
         is not None
     )
+
+
+def in_hand_for(
+    session: Session, store_id: int, kind: JobKind, run_on: date, since: datetime
+) -> bool:
+    """A run for this store and date succeeded, or one was queued or started since ``since``.
+
+    A run still queued or running from before then is taken as lost (its job dropped, its
+    worker killed), as is a failed, interrupted or skipped one: the date is to be run again.
+    """
+    return (
+        session.scalar(
+            select(JobRun.id)
+            .where(JobRun.store_id == store_id, JobRun.kind == kind.value)
+            .where(JobRun.run_on == run_on)
+            .where(
+                or_(
+                    JobRun.status == JobStatus.SUCCEEDED.value,
+                    and_(JobRun.status == JobStatus.QUEUED.value, JobRun.created_at >= since),
+                    and_(
+                        JobRun.status == JobStatus.RUNNING.value,
+                        func.coalesce(JobRun.started_at, JobRun.created_at) >= since,
+                    ),
+                )
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+CATCH_UP_DAYS = 7  # a nightly run makes the lists of at most this many missed dates before it
+
+
+def missed_dates(session: Session, store_id: int, run_on: date) -> list[date]:
+    """The dates before ``run_on`` whose nightly run never succeeded, oldest first, which the
+    run of ``run_on`` makes the callback lists of too (DESIGN.md section 3 step 9: nights are
+    never lost).
+
+    They are the dates after the store's last successful nightly run up to ``run_on``, at
+    most ``CATCH_UP_DAYS`` back. A store's record begins with its first nightly run of any
+    status: a store that was never run has missed nothing, and once ``run_on`` has succeeded,
+    running it again catches nothing up.
+    """
+    last_done, first = session.execute(
+        select(
+            func.max(JobRun.run_on).filter(JobRun.status == JobStatus.SUCCEEDED.value),
+            func.min(JobRun.run_on),
+        ).where(
+            JobRun.store_id == store_id,
+            JobRun.kind == JobKind.NIGHTLY.value,
+            JobRun.run_on <= run_on,
+        )
+    ).one()
+    if first is None:
+        return []
+    start = max(first, run_on - timedelta(days=CATCH_UP_DAYS))
+    if last_done is not None:
+        start = max(start, last_done + timedelta(days=1))
+    return [start + timedelta(days=n) for n in range((run_on - start).days)]
 
 
 def fail(session: Session, run_id: int, error: str, now: datetime | None = None) -> None:

@@ -10,7 +10,9 @@ For a store S and its local date D, in one transaction:
    consent or marked do-not-contact, never two open tasks for one customer, never a second
    task due on D for a customer (a repeated run of D adds no call to a day's list that
    customer service may have worked already); when a customer qualifies several times, the
-   kind of highest priority wins;
+   kind of highest priority wins. The dates before D whose run never succeeded (at most a
+   week back, ``jobruns.missed_dates``) are caught up first: each date's list made as its own
+   run would have made it, its tasks due on that date (so they show as overdue), oldest first;
 2. **releases**: the open customers of an inactive consultant, and the excess of a consultant
    above their cap, go to the refill pool;
 3. the **cyclic refill**: the pool is handed to active consultants below their cap.
@@ -22,7 +24,7 @@ Each step skips what an earlier run already did, so running twice changes nothin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -79,6 +81,7 @@ from core.enums import (
     StallRule,
 )
 from core.locks import lock_store
+from core.nightly import jobruns
 from core.opportunities.models import Customer, Opportunity
 from core.rules.rulesets import Rules
 from core.sqlfuncs import days_between, greatest, local_date, sqlite_offset
@@ -133,6 +136,9 @@ P: dict[str, BindParameter[Any]] = {
 for _grade in CYCLE:
     P[f"follow_up_{_grade}"] = bindparam(f"p_follow_up_{_grade}", type_=Integer)
     P[f"cycle_{_grade}"] = bindparam(f"p_cycle_{_grade}", type_=Integer)
+    for _prefix in ("follow_up", "cycle"):
+        # stalled when the reference is before this instant: the start of local day D - allowed
+        P[f"{_prefix}_by_{_grade}"] = bindparam(f"p_{_prefix}_by_{_grade}", type_=UTCDateTime)
 
 
 def _params(ctx: RunContext) -> dict[str, Any]:
@@ -152,6 +158,9 @@ def _params(ctx: RunContext) -> dict[str, Any]:
     for grade in CYCLE:
         params[f"follow_up_{grade}"] = ctx.rules.cycles[grade].follow_up_days
         params[f"cycle_{grade}"] = ctx.rules.cycles[grade].cycle_days
+        for prefix in ("follow_up", "cycle"):
+            allowed = timedelta(days=params[f"{prefix}_{grade}"])
+            params[f"{prefix}_by_{grade}"] = day_bounds_utc(ctx.run_on - allowed, ctx.timezone)[0]
     return {f"p_{name}": value for name, value in params.items()}
 
 
@@ -234,7 +243,10 @@ def _candidates() -> Any:
                 o.c.status == OpportunityStatus.OPEN.value,
                 o.c.grade.in_(CYCLE),
                 o.c.owner_id.is_not(None),
-                overdue > 0,
+                # the local date of the reference is more than ``allowed`` days before D, with
+                # the day's bounds from Python: exact in every zone, on SQLite too (``overdue``
+                # is only shown; there it takes the offset of D, a day off beside a DST change)
+                or_(*[and_(o.c.grade == g, reference < P[f"{prefix}_by_{g}"]) for g in CYCLE]),
                 no_earlier(CallbackKind.STALLED.value, reference, rule.value),
             )
         )
@@ -331,7 +343,9 @@ def _statements() -> tuple[Any, Any, Any]:
             P["job_run_id"],
         ),
     )
-    mine = and_(t.c.store_id == P["store_id"], t.c.created_at == P["now"])
+    mine = and_(
+        t.c.store_id == P["store_id"], t.c.created_at == P["now"], t.c.due_on == P["run_on"]
+    )
     # CS-scheduled dates are consumed by the task they produced.
     consume = (
         update(o)
@@ -516,10 +530,15 @@ def refill(
 
 
 def run(session: Session, ctx: RunContext) -> dict[str, int]:
-    """Callback list, releases, refill. The caller holds the nightly lock and commits once."""
+    """Callback lists (the missed dates', then D's), releases, refill. The caller holds the
+    nightly lock and commits once."""
     lock_store(session, ctx.store_id)  # no check-in dispatches while the refill decides
+    missed = jobruns.missed_dates(session, ctx.store_id, ctx.run_on)
     counts: dict[str, int] = {}
-    counts.update(build_callback_list(session, ctx))
+    for day in [*missed, ctx.run_on]:
+        for kind, n in build_callback_list(session, replace(ctx, run_on=day)).items():
+            counts[kind] = counts.get(kind, 0) + n
+    counts["caught_up"] = len(missed)
     before = candidates(session, ctx.store_id, ctx.rules.default_load_cap)
     released = release_excess(session, ctx, before)
     counts.update(released)

@@ -21,7 +21,7 @@ from core.dispatch.models import Assignment
 from core.nightly.models import JobRun
 from core.opportunities.models import Customer, Opportunity
 from core.stores.models import User
-from core.timeutil import local_date
+from core.timeutil import local_date, local_moment
 from tests.integration.conftest import worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,6 +113,41 @@ def test_a_manager_runs_the_night_from_the_console(app, app_engine, signed_in, c
     assert run.counts["released_over_cap"] == 1 and run.counts["refilled"] == 3
     page = web.get("/console/nightly").get_data(as_text=True)
     assert "成功" in page and "超上限转出 1" in page
+
+
+def test_run_now_catches_up_the_nights_that_did_not_run(app, app_engine, signed_in, committed):
+    web, _, store = signed_in("manager")
+    today = local_date(utcnow(), store.timezone)
+    last = today - timedelta(days=3)  # the last night that ran; none since
+    committed.session.add(
+        JobRun(kind="nightly", store_id=store.id, run_on=last, status="succeeded")
+    )
+    anna = committed.consultant(store, name="Anna")
+    dormant = committed.customer(store, surname="甲")
+    noon = time_(12)
+    graded = local_moment(last, noon, store.timezone)
+    committed.opportunity(dormant, grade="C", graded_at=graded, dormant_by=anna.id)
+    lost = committed.customer(store, surname="乙")
+    defeated = local_moment(last + timedelta(days=1), noon, store.timezone)
+    committed.opportunity(lost, owner=anna, grade="F", graded_at=defeated)
+    committed.session.commit()
+    assert web.post("/console/nightly", {}).status_code == 302
+    if app.config["REDIS_URL"]:
+        worker(app, burst=True).wait(timeout=120)
+    run = runs(app_engine, store.id)[-1]
+    assert run.status == "succeeded", run.error
+    assert (run.counts["caught_up"], run.counts["dormant"], run.counts["defeat"]) == (2, 1, 1)
+    with Session(app_engine) as s:
+        due = dict(
+            s.execute(
+                select(CallbackTask.customer_id, CallbackTask.due_on).where(
+                    CallbackTask.store_id == store.id
+                )
+            ).all()
+        )
+    assert due == {dormant.id: last + timedelta(days=1), lost.id: last + timedelta(days=2)}
+    page = web.get("/console/nightly").get_data(as_text=True)
+    assert "补做漏跑日期 2" in page and "最多补七天" in page
 
 
 def test_consultants_cannot_start_the_night(signed_in):
@@ -304,6 +339,59 @@ def test_stores_are_due_after_their_own_0100(app, committed):
     committed.session.commit()
     with app.app_context():
         assert (shanghai.id, day) not in due_stores(after)
+
+
+def test_the_cron_runs_again_a_night_that_failed_or_was_lost(app, committed):
+    from jobs.nightly import LOST_AFTER, due_stores
+
+    day = local_date(utcnow(), "Asia/Shanghai")
+    after = local_moment(day, time_(1, 30), "Asia/Shanghai")
+    lost, recent = after - LOST_AFTER - timedelta(minutes=1), after - timedelta(minutes=5)
+    runs_of = {
+        "missing": [],
+        "failed": [("failed", lost, lost)],
+        "skipped": [("skipped", recent, recent)],
+        "queued_lost": [("queued", lost, None)],
+        "running_lost": [("running", lost, lost)],
+        "queued": [("queued", recent, None)],
+        "running": [("running", lost, recent)],
+        "succeeded": [("succeeded", lost, lost)],
+        "failed_then_succeeded": [("failed", lost, lost), ("succeeded", recent, recent)],
+        "only_yesterday": [],
+    }
+    stores = {}
+    for name, history in runs_of.items():
+        store = stores[name] = committed.store(timezone="Asia/Shanghai")
+        for status, created, started in history:
+            committed.session.add(
+                JobRun(
+                    kind="nightly",
+                    store_id=store.id,
+                    run_on=day,
+                    status=status,
+                    created_at=created,
+                    started_at=started,
+                )
+            )
+    committed.session.add(
+        JobRun(
+            kind="nightly",
+            store_id=stores["only_yesterday"].id,
+            run_on=day - timedelta(days=1),
+            status="succeeded",
+        )
+    )
+    committed.session.commit()
+    with app.app_context():
+        due = {store_id for store_id, on in due_stores(after) if on == day}
+    assert {name for name, store in stores.items() if store.id in due} == {
+        "missing",
+        "failed",
+        "skipped",
+        "queued_lost",
+        "running_lost",
+        "only_yesterday",
+    }
 
 
 @needs_services
