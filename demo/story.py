@@ -924,6 +924,9 @@ class Story:
             claims.claim(self.session, self.store_id, task_id, agent, at)
 
     def _claim(self, at: datetime, agent: int, task_id: int, talk: timedelta) -> None:
+        task = self.session.get(CallbackTask, task_id)
+        if task is None or task.status != CallbackStatus.OPEN.value:
+            return  # closed since the list was read (the customer ordered, or was lost)
         claims.claim(self.session, self.store_id, task_id, agent, at)
         self.at(at + talk, self._record, agent, task_id)
 

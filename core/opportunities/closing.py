@@ -61,5 +61,5 @@ def close_opportunity(
             CallbackTask.status == CallbackStatus.OPEN.value,
         )
         .values(status=CallbackStatus.CANCELLED.value, completed_at=now, completed_by=actor_id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")  # tasks this session holds see it
     )
