@@ -4,10 +4,10 @@ and a visitor sent to another consultant by the desk."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -42,10 +42,10 @@ from core.opportunities.models import Invitation, Opportunity
 from core.stores.models import ConsultantSettings
 
 
-def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
-    """Hand waiting visitors, in arrival order, to consultants who can take them now."""
-    lock_store(session, store_id)
-    waiting = session.execute(
+@cache
+def _waiting_statement() -> Any:
+    """The waiting visitors in arrival order, with whom each is for: built once."""
+    return (
         select(
             Visit.id,
             Visit.customer_id,
@@ -58,9 +58,18 @@ def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
         )
         .join(Opportunity, Opportunity.id == Visit.opportunity_id)
         .outerjoin(Invitation, Invitation.id == Visit.invitation_id)
-        .where(Visit.store_id == store_id, Visit.status == VisitStatus.WAITING.value)
+        .where(
+            Visit.store_id == bindparam("p_store_id", type_=Integer),
+            Visit.status == VisitStatus.WAITING.value,
+        )
         .order_by(Visit.id)
-    ).all()
+    )
+
+
+def dispatch_waiting(session: Session, store_id: int, now: datetime) -> int:
+    """Hand waiting visitors, in arrival order, to consultants who can take them now."""
+    lock_store(session, store_id)
+    waiting = session.execute(_waiting_statement(), {"p_store_id": store_id}).all()
     if not waiting:
         return 0
     pool = candidates(session, store_id)
