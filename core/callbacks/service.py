@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.callbacks.claims import claim_is_live, keep_claim
 from core.callbacks.models import CallbackAnswers, CallbackTask
-from core.dispatch.authority import candidates, hand_over, record_decline
+from core.dispatch.authority import Skip, candidates, hand_over, record_decline
 from core.dispatch.models import Assignment
 from core.dispatch.pool import in_pool
 from core.enums import (
@@ -731,11 +731,11 @@ def hand_out_pool(session: Session, store_id: int, actor_id: int, now: datetime)
         if received.get(seat.user_id):
             placed_with.append((seat.name, int(received[seat.user_id])))
         elif not seat.active:
-            skipped.append((seat.name, "inactive"))
+            skipped.append((seat.name, Skip.INACTIVE.value))
         elif seat.room <= 0:
-            skipped.append((seat.name, "at_cap"))
+            skipped.append((seat.name, Skip.AT_CAP.value))
         elif counts["unplaced"]:
-            skipped.append((seat.name, "declined"))
+            skipped.append((seat.name, Skip.DECLINED.value))
     return HandOut(counts["refilled"], counts["unplaced"], placed_with, skipped)
 
 

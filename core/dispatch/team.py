@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.dispatch.load import LOAD_GRADES, NEW
+from core.dispatch.authority import candidates
+from core.dispatch.load import NEW
 from core.enums import OpportunityStatus, Role
 from core.opportunities.models import Opportunity
-from core.rules.rulesets import current_rules
 from core.stores.models import ConsultantSettings, User
 
 
@@ -31,8 +31,7 @@ class ConsultantLoad:
 
 
 def consultant_loads(session: Session, store_id: int) -> list[ConsultantLoad]:
-    """Every consultant of the store with load, cap and open book by grade: two statements."""
-    default_cap = current_rules(session, store_id).default_load_cap
+    """Every consultant of the store with load, cap and open book by grade: three statements."""
     grade_key = func.coalesce(Opportunity.grade, NEW)
     counts = session.execute(
         select(
@@ -45,12 +44,11 @@ def consultant_loads(session: Session, store_id: int) -> list[ConsultantLoad]:
         .group_by(Opportunity.owner_id, grade_key)
     ).all()
     by_owner: dict[int, dict[str, int]] = {}
-    load: dict[int, int] = {}
     for owner_id, grade, n in counts:
         assert owner_id is not None  # the statement counts owned opportunities only
         by_owner.setdefault(owner_id, {})[grade] = n
-        if grade in LOAD_GRADES:
-            load[owner_id] = load.get(owner_id, 0) + n
+    # load and cap as dispatch sees them (the load rule and the default cap, written once)
+    seen = {c.user_id: c for c in candidates(session, store_id)}
     rows = session.execute(
         select(User.id, User.display_name, ConsultantSettings)
         .join(ConsultantSettings, ConsultantSettings.user_id == User.id)
@@ -64,8 +62,8 @@ def consultant_loads(session: Session, store_id: int) -> list[ConsultantLoad]:
             active=settings.active,
             presence=settings.presence,
             in_reception=settings.current_visit_id is not None,
-            load=load.get(user_id, 0),
-            cap=settings.load_cap if settings.load_cap is not None else default_cap,
+            load=seen[user_id].load,
+            cap=seen[user_id].cap,
             by_grade=by_owner.get(user_id, {}),
         )
         for user_id, name, settings in rows

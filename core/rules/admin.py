@@ -35,7 +35,7 @@ from core.dispatch.authority import (
     nobody,
     took,
 )
-from core.dispatch.load import counts_towards_load, grade_counts_towards_load, grade_rank
+from core.dispatch.load import grade_counts_towards_load, grade_rank
 from core.dispatch.pool import in_pool
 from core.enums import CYCLE_GRADES, AssignmentReason, OpportunityStatus, PoolReason, Role
 from core.errors import DomainError, NotFound, ValidationError
@@ -823,30 +823,12 @@ class Reassigned:
 
 
 def target_load(session: Session, store_id: int, user_id: int) -> tuple[int, int, bool]:
-    """(load, cap, active) of a consultant of the store; NotFound otherwise. Two statements."""
-    default_cap = current_rules(session, store_id).default_load_cap
-    load = (
-        select(func.count())
-        .where(Opportunity.store_id == store_id, Opportunity.owner_id == user_id)
-        .where(counts_towards_load())
-        .scalar_subquery()
-    )
-    row = session.execute(
-        select(
-            func.coalesce(ConsultantSettings.load_cap, default_cap),
-            and_(User.active, ConsultantSettings.active),
-            load,
-        )
-        .join(User, User.id == ConsultantSettings.user_id)
-        .where(
-            ConsultantSettings.user_id == user_id,
-            User.store_id == store_id,
-            User.role == Role.CONSULTANT.value,
-        )
-    ).first()
-    if row is None:
+    """(load, cap, active) of a consultant of the store as dispatch sees them; NotFound
+    otherwise."""
+    found = next((c for c in candidates(session, store_id) if c.user_id == user_id), None)
+    if found is None:
         raise NotFound("consultant")
-    return int(row[2]), int(row[0]), bool(row[1])
+    return found.load, found.cap, found.active
 
 
 def reassign(
