@@ -5,12 +5,13 @@
 on; only then does it touch other rows. Dispatch state is what a check-in, the waiting queue,
 the refill or customer service decide on or change: visits, consultants' settings (presence,
 the visit in reception, the last walk-in, cap, active), opportunities' owners, grades and
-status, invitations and callback tasks (their claims and outcomes). The services that do:
-the check-in; the floor (the waiting queue, presence, the start and end of a reception, a
-visitor who left, the desk sending a visitor to another consultant); the consultant's grading,
-order, defeat and follow-up; callback claims and outcomes and the refill on demand; the
-manager's rules, a consultant's cap, reassignment; the nightly run, its what-if preview and the
-retention purge. A second call in the same transaction is harmless (the lock is already held).
+status, declines, invitations and callback tasks (their claims and outcomes). The services
+that do: the check-in; the floor (the waiting queue, presence, the start and end of a
+reception, a visitor who left, the desk sending a visitor to another consultant); the
+consultant's grading, order, defeat and follow-up; callback claims and outcomes and the refill
+on demand; the manager's rules, a consultant's cap, reassignment, a decline lifted; the nightly
+run, its what-if preview and the retention purge. A second call in the same transaction is
+harmless (the lock is already held).
 What is decided on is read after the lock, from the database: an object the session loaded
 before it (``session.get`` returns it as it was) is as old as that earlier read.
 
