@@ -1,4 +1,30 @@
-"""Locks that serialise work on one store across processes and machines."""
+"""Locks that serialise work on one store across processes and machines.
+
+**The lock order.** Every service that changes a store's dispatch state takes
+``lock_store(session, store_id)`` before its first write, and before it reads what it decides
+on; only then does it touch other rows. Dispatch state is what a check-in, the waiting queue,
+the refill or customer service decide on or change: visits, consultants' settings (presence,
+the visit in reception, the last walk-in, cap, active), opportunities' owners, grades and
+status, declines, invitations and callback tasks (their claims and outcomes). The services
+that do: the check-in; the floor (the waiting queue, presence, the start and end of a
+reception, a visitor who left, the desk sending a visitor to another consultant); the
+consultant's grading, order, defeat and follow-up; callback claims and outcomes and the refill
+on demand; the manager's rules, a consultant's cap, reassignment, a decline lifted; the nightly
+run, its what-if preview and the retention purge. A second call in the same transaction is
+harmless (the lock is already held).
+What is decided on is read after the lock, from the database: an object the session loaded
+before it (``session.get`` returns it as it was) is as old as that earlier read.
+
+Why first: with two orders, two transactions can each hold what the other waits for. A
+reception that ended wrote the visit and the consultant's row and then waited for the store,
+while a check-in held the store and waited for that consultant's row: a deadlock. Writes that
+come before the lock count even when they look unrelated: on PostgreSQL a row that refers to
+the store (an assignment, an audit event, an invitation) takes a key-share lock on the store's
+row, and that lock and the store lock (FOR UPDATE) wait for each other.
+
+The nightly run takes its advisory lock (``try_lock``) first, then the store lock: the
+advisory lock never waits on PostgreSQL, and nothing else takes it.
+"""
 
 from __future__ import annotations
 

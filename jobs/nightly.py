@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.enums import JobKind
-from core.locks import try_lock
+from core.locks import lock_store, try_lock
 from core.nightly import jobruns, retention
 from core.nightly import run as nightly
 from core.stores.models import Store
@@ -35,6 +35,8 @@ def run_store(store_id: int, run_on: str, job_run_id: int | None = None) -> dict
 
     The whole run is one transaction: a worker killed half-way leaves nothing behind, and the
     next run does the work in full. A run that finds the lock taken records itself as skipped.
+    The nightly lock first (on PostgreSQL it never waits), then the store's lock before
+    anything is read or written (core/locks.py), then the work.
     """
     day = date.fromisoformat(run_on)
     if job_run_id is None:
@@ -45,6 +47,7 @@ def run_store(store_id: int, run_on: str, job_run_id: int | None = None) -> dict
             locked = not try_lock(session, store_id, day)
             if not locked:
                 _mark_running(session, job_run_id)
+                lock_store(session, store_id)
                 jobruns.interrupt_stale(session, store_id, JobKind.NIGHTLY, job_run_id)
                 ctx = nightly.store_context(session, store_id, day, utcnow(), job_run_id)
                 # customers kept past what the privacy notice promises go first

@@ -19,6 +19,7 @@ from core.enums import (
 )
 from core.errors import DomainError, NotFound
 from core.i18n import N_
+from core.locks import lock_store
 from core.opportunities.customers import reveal_mobile
 
 CLAIM_TTL = timedelta(minutes=30)
@@ -55,6 +56,7 @@ def claim(session: Session, store_id: int, task_id: int, agent_id: int, now: dat
     """Take the task for a call: one conditional UPDATE, so two agents never both get it. A
     claim idle for longer than CLAIM_TTL may be taken over. Claiming gives back any other task
     the agent held (one call at a time)."""
+    lock_store(session, store_id)  # first: core/locks.py
     taken = session.execute(
         update(CallbackTask)
         .where(
@@ -98,6 +100,7 @@ def _held(store_id: int, task_id: int, agent_id: int) -> ColumnElement[bool]:
 
 def release(session: Session, store_id: int, task_id: int, agent_id: int) -> None:
     """Give the task back to the worklist. Only the agent holding it may."""
+    lock_store(session, store_id)  # first: core/locks.py
     done = session.execute(
         update(CallbackTask)
         .where(_held(store_id, task_id, agent_id))
@@ -112,6 +115,7 @@ def release(session: Session, store_id: int, task_id: int, agent_id: int) -> Non
 def keep_claim(session: Session, store_id: int, task_id: int, agent_id: int, now: datetime) -> None:
     """The claimer is still at work: refresh the claim, or refuse when it is not theirs. A claim
     the agent let go idle is still theirs as long as nobody else took the task over."""
+    lock_store(session, store_id)  # first: core/locks.py
     kept = session.execute(
         update(CallbackTask)
         .where(_held(store_id, task_id, agent_id))

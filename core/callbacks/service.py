@@ -325,6 +325,7 @@ def record_callback(
 ) -> RecordResult:
     """Validate everything, then record the call, its answers and its outcome in the caller's
     transaction. Only the agent who claimed the task (and still holds it) may."""
+    lock_store(session, store_id)  # first: core/locks.py
     task = session.get(CallbackTask, task_id)
     if task is None or task.store_id != store_id:
         raise NotFound("callback_task")

@@ -126,6 +126,7 @@ def set_presence(
     session: Session, store_id: int, consultant_id: int, presence: str, now: datetime
 ) -> int:
     """On duty, on break or off duty. Coming on duty may take a waiting visitor at once."""
+    lock_store(session, store_id)  # first: core/locks.py
     if presence not in {p.value for p in Presence}:
         raise ValidationError({"presence": N_("Choose on duty, on break or off duty.")})
     settings = _settings(session, store_id, consultant_id)
@@ -146,6 +147,7 @@ def _visit(session: Session, store_id: int, visit_id: int) -> Visit:
 def start_reception(
     session: Session, store_id: int, consultant_id: int, visit_id: int, now: datetime
 ) -> None:
+    lock_store(session, store_id)  # first: core/locks.py
     visit = _visit(session, store_id, visit_id)
     if visit.consultant_id != consultant_id:
         raise DomainError(N_("This visitor was given to another consultant."))
@@ -160,6 +162,7 @@ def end_reception(
     session: Session, store_id: int, consultant_id: int, visit_id: int, now: datetime
 ) -> int:
     """The visitor leaves the consultant; the next waiting visitor may come to them."""
+    lock_store(session, store_id)  # first: core/locks.py
     visit = _visit(session, store_id, visit_id)
     if visit.consultant_id != consultant_id:
         raise DomainError(N_("This visitor was given to another consultant."))
@@ -176,6 +179,7 @@ def end_reception(
 
 def mark_left(session: Session, store_id: int, visit_id: int, actor_id: int, now: datetime) -> int:
     """The visitor left before a consultant received them."""
+    lock_store(session, store_id)  # first: core/locks.py
     visit = _visit(session, store_id, visit_id)
     if visit.status not in (VisitStatus.WAITING.value, VisitStatus.ASSIGNED.value):
         raise DomainError(N_("Only a visitor who is still waiting can be marked as left."))
@@ -229,10 +233,10 @@ def reassign_visit(
     note: str | None = None,
 ) -> None:
     """The receptionist sends a visitor to another consultant (recorded as a manual assignment)."""
+    lock_store(session, store_id)  # first: core/locks.py
     visit = _visit(session, store_id, visit_id)
     if visit.status not in (VisitStatus.WAITING.value, VisitStatus.ASSIGNED.value):
         raise DomainError(N_("Only a visitor who is still waiting can be reassigned."))
-    lock_store(session, store_id)
     opportunity = session.get(Opportunity, visit.opportunity_id)
     assert opportunity is not None
     pool = candidates(session, store_id)

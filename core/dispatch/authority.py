@@ -485,6 +485,7 @@ def lift_decline(
 ) -> int:
     """A manager lifts a decline (the customer asked for that consultant after all), with a
     written reason; audited. Returns the customer's id."""
+    lock_store(session, store_id)  # first: core/locks.py
     decline = session.get(Decline, decline_id)
     if decline is None or decline.store_id != store_id:
         raise NotFound("decline")

@@ -11,10 +11,11 @@ clock passes 01:00 (jobs/nightly.py). If no run for today's local date is queued
 done, the next run is today's (before 01:00, or a run that is still due); otherwise it is
 tomorrow's, in the coming night.
 
-Locks: the run takes the store's lock (PostgreSQL: the store row FOR UPDATE; SQLite: the write
-lock) inside the savepoint, so a preview waits for a check-in or a nightly run in progress and
-they wait for it, as for any dispatch; the rollback to the savepoint releases the row lock on
-PostgreSQL, and the request's own commit ends the transaction on SQLite.
+Locks: each simulation takes the store's lock (PostgreSQL: the store row FOR UPDATE; SQLite:
+the write lock) first inside its savepoint, before it writes the proposed caps (core/locks.py),
+so a preview waits for a check-in or a nightly run in progress and they wait for it, as for any
+dispatch; the rollback to the savepoint releases the row lock on PostgreSQL, and the request's
+own commit ends the transaction on SQLite.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from core.db import table_of
 from core.dispatch.authority import candidates
 from core.dispatch.models import Assignment
 from core.enums import AssignmentReason, CallbackKind, JobKind
+from core.locks import lock_store
 from core.nightly import jobruns
 from core.nightly import run as nightly
 from core.rules.admin import DispatchRules
@@ -141,6 +143,7 @@ def simulate(
     active flag), read what it did, roll it all back."""
     nested = session.begin_nested()
     try:
+        lock_store(session, ctx.store_id)  # first, before the consultants' rows: core/locks.py
         if consultants:
             session.connection().execute(
                 update(cs)

@@ -1,8 +1,9 @@
 """What a consultant does with an opportunity after a reception (DESIGN.md section 3 steps 2-4, 7):
 grade it with the needs analysis, record an order, record a defeat.
 
-Every function checks the opportunity's state first (an ordered or lost opportunity cannot be
-graded or followed up) and that the actor owns it, then changes it in the caller's transaction.
+Every function takes the store's lock first (core/locks.py), then checks the opportunity's state
+(an ordered or lost opportunity cannot be graded or followed up) and that the actor owns it, then
+changes it in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.enums import (
 )
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from core.i18n import N_
+from core.locks import lock_store
 from core.opportunities.closing import close_opportunity
 from core.opportunities.grading import ScoredAnswer, score_answers
 from core.opportunities.models import (
@@ -46,8 +48,9 @@ BRAND_MAX = 40
 
 def owned_open(session: Session, store_id: int, opportunity_id: int, actor_id: int) -> Opportunity:
     """The opportunity if it is open and ``actor_id`` owns it; the same check every action makes,
-    for screens that must know before they show a form."""
-    opportunity = session.get(Opportunity, opportunity_id)
+    for screens that must know before they show a form. Read afresh: a screen may have read it
+    before the action took the store's lock."""
+    opportunity = session.get(Opportunity, opportunity_id, populate_existing=True)
     if opportunity is None or opportunity.store_id != store_id:
         raise NotFound("opportunity")
     if opportunity.status != OpportunityStatus.OPEN.value:
@@ -95,6 +98,7 @@ def assess(
     """Score the store's indicators into a grade; the consultant may override it only with a
     written reason. H/A/B stay with the consultant, with the next follow-up and the cycle
     deadline from the store's cycle rules; C hands the customer to customer service."""
+    lock_store(session, store_id)  # first: core/locks.py
     opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     rules = current_rules(session, store_id)
     errors: dict[str, str] = {}
@@ -267,6 +271,7 @@ def record_order(
     note: str | None = None,
 ) -> None:
     """Bought: the opportunity becomes O (won) with the model, an optional deposit and note."""
+    lock_store(session, store_id)  # first: core/locks.py
     opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     errors: dict[str, str] = {}
     if car_model_id is not None:
@@ -300,6 +305,7 @@ def record_defeat(
     note: str | None = None,
 ) -> None:
     """Lost: the opportunity becomes F with the reason; customer service calls the next day."""
+    lock_store(session, store_id)  # first: core/locks.py
     opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     errors: dict[str, str] = {}
     if reason not in {r.value for r in DefeatReason}:
@@ -356,6 +362,7 @@ def log_follow_up(
     """A call, message, revisit, test drive, quote or invitation, with its outcome and the next
     follow-up date (by default from the grade's interval). An invitation needs its appointment
     time; a revisit restarts the cycle."""
+    lock_store(session, store_id)  # first: core/locks.py
     opportunity = owned_open(session, store_id, opportunity_id, actor_id)
     timezone = store_timezone(session, store_id)
     today = local_date(now, timezone)

@@ -371,6 +371,7 @@ def _set_consultant(
     cap: int | None,
     active: bool,
 ) -> bool:
+    lock_store(session, store_id)  # first: core/locks.py
     settings = session.get(ConsultantSettings, user_id)
     if settings is None or settings.store_id != store_id:
         raise NotFound("consultant")
@@ -847,6 +848,7 @@ def reassign(
     reason as its note, the target's load and cap at that moment), in a fixed number of
     statements. A manager may take a consultant past the cap on purpose, but only by saying so
     (``allow_over_cap``); otherwise ValidationError on ``confirm_over_cap``."""
+    lock_store(session, store_id)  # first: core/locks.py
     errors: dict[str, str] = {}
     ids = sorted({int(i) for i in opportunity_ids})
     text = (reason or "").strip()
@@ -868,7 +870,6 @@ def reassign(
             errors["to_owner"] = N_("Choose an active consultant of this store, or the pool.")
     if errors:
         raise ValidationError(errors)
-    lock_store(session, store_id)
     found = session.execute(
         select(
             Opportunity.id,
