@@ -194,7 +194,6 @@ def mark_left(session: Session, store_id: int, visit_id: int, actor_id: int, now
         and opportunity.grade != Grade.C.value
     ):
         # A walk-in nobody could take: the refill gives them to a consultant tonight.
-        lock_store(session, store_id)
         apply(
             session,
             [
