@@ -55,6 +55,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, which expires
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         RATELIMIT_ENABLED=True,
+        # Redis is optional at run time: while it is away the limits are counted in each
+        # process's memory (said in the log and on /healthz), and a dead Redis costs a request
+        # half a second at most, not a hang. The limiter tries Redis again by itself.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
     )
     if config:

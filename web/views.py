@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from core.stores.auth import set_locale
-from extensions import db
+from extensions import db, limiter
 from web.forms import LanguageForm
 from web.kiosk_device import is_kiosk_request
 
@@ -37,8 +37,24 @@ def healthz() -> ResponseReturnValue:
         body["database"] = "error"
         body["database_error"] = type(exc).__name__
     body["queue"] = _queue_status()
+    body["rate_limits"] = _rate_limit_status()
     body["status"] = "ok" if body["database"] == "ok" else "error"
     return jsonify(body), 200 if body["database"] == "ok" else 503
+
+
+def _rate_limit_status() -> dict[str, Any]:
+    """Where the rate limits are counted: Redis, or each process's memory while Redis is away
+    (sign-in and the kiosk keep working; limits are then per process)."""
+    uri = str(current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if uri.startswith("memory"):
+        return {"storage": "memory", "status": "ok"}
+    try:
+        reachable = bool(limiter.storage.check())
+    except Exception:  # any client error means: unreachable
+        reachable = False
+    if not reachable:
+        return {"storage": "memory (fallback: Redis unreachable)", "status": "degraded"}
+    return {"storage": "redis", "status": "ok"}
 
 
 def _queue_status() -> dict[str, Any]:
