@@ -45,8 +45,12 @@ def home() -> ResponseReturnValue:
         )
         presence = reception.my_presence()
         arrivals, _new = reception.arrivals_live()
+    night = None
     if current_user.role in (Role.MANAGER, Role.CS_AGENT):
         team = consultant_loads(db.session(), current_user.store_id)
+        night = jobruns.night_alert(
+            db.session(), current_user.store_id, utcnow(), current_user.timezone
+        )
     runs = jobruns.recent(db.session(), current_user.store_id, limit=5)
     return render_template(
         "console/home.html",
@@ -58,6 +62,7 @@ def home() -> ResponseReturnValue:
         presence=presence,
         presences=[p.value for p in (Presence.ON_DUTY, Presence.ON_BREAK, Presence.OFF_DUTY)],
         arrivals=arrivals,
+        night=night,
     )
 
 

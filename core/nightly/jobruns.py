@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -210,3 +211,41 @@ def recent(
         )
         for r in runs
     ]
+
+
+# By this store-local time the night's run has normally finished (it starts after 01:00).
+ALERT_AFTER = time(6, 0)
+
+
+@dataclass(frozen=True)
+class NightAlert:
+    """Tonight's nightly run needs a person: it failed, or had not finished by 06:00."""
+
+    run_on: date
+    state: str  # "failed", "unfinished" (queued or running), "missing" (never started)
+    error: str | None = None
+
+
+def night_alert(session: Session, store_id: int, now: datetime, timezone: str) -> NightAlert | None:
+    """The alert the manager's and customer service's start pages show, or None: the store's
+    run for today (store-local) failed (at once), or has not succeeded by ``ALERT_AFTER``. One
+    statement."""
+    moment = now.astimezone(ZoneInfo(timezone))
+    today = moment.date()
+    runs = session.execute(
+        select(JobRun.status, JobRun.error)
+        .where(
+            JobRun.store_id == store_id,
+            JobRun.kind == JobKind.NIGHTLY.value,
+            JobRun.run_on == today,
+        )
+        .order_by(JobRun.created_at.desc(), JobRun.id.desc())
+    ).all()
+    if any(status == JobStatus.SUCCEEDED.value for status, _ in runs):
+        return None
+    live = [r for r in runs if r.status != JobStatus.SKIPPED.value]
+    if live and live[0].status == JobStatus.FAILED.value:
+        return NightAlert(today, "failed", live[0].error)
+    if moment.time() < ALERT_AFTER:
+        return None
+    return NightAlert(today, "unfinished" if live else "missing")

@@ -353,7 +353,7 @@ def test_every_outcome_end_to_end(page, committed, desk, outcome, lang):
         expect(page.locator(".flash-success")).to_contain_text(t["pool"])
         opp = fresh(committed, Opportunity, task.opportunity_id)
         assert (opp.owner_id, opp.pool_reason) == (None, "reinvited")
-        declined = committed.scalars(
+        declined = committed.session.scalars(
             select(Decline.consultant_id).where(Decline.customer_id == opp.customer_id)
         ).all()
         assert declined == [bob.id]

@@ -412,3 +412,27 @@ def test_the_cron_entry_enqueues_due_stores_once(app, app_engine, committed):
     assert [r.status for r in runs(app_engine, store.id)] == ["queued"]
     worker(app).wait(timeout=300)
     assert [r.status for r in runs(app_engine, store.id)] == ["succeeded"]
+
+
+def test_a_failed_night_shows_on_the_start_pages_until_it_is_run(
+    app, app_engine, signed_in, committed
+):
+    from core.enums import JobKind
+    from core.nightly import jobruns
+
+    web, _manager, store = signed_in("manager")
+    agent, _, _ = signed_in("cs_agent", store=store)
+    today = local_date(utcnow(), store.timezone)
+    run_id = jobruns.create(committed.session, JobKind.NIGHTLY, store_id=store.id, run_on=today)
+    jobruns.fail(committed.session, run_id, "OperationalError: the database went away")
+    committed.session.commit()
+    page = web.get("/console/").get_data(as_text=True)
+    assert "昨晚的夜间任务失败" in page and "the database went away" in page
+    assert 'action="/console/nightly"' in page
+    page = agent.get("/console/").get_data(as_text=True)
+    assert "昨晚的夜间任务失败" in page and 'action="/console/nightly"' not in page
+    assert web.post("/console/nightly", {}).status_code == 302
+    if app.config["REDIS_URL"]:
+        worker(app, burst=True).wait(timeout=120)
+    assert runs(app_engine, store.id)[-1].status == "succeeded"
+    assert "昨晚的夜间任务" not in web.get("/console/").get_data(as_text=True)
