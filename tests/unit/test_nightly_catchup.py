@@ -91,7 +91,11 @@ def test_missed_nights_are_made_on_the_next_run_each_due_on_its_own_date(factory
         1,
         1,
     )
-    [late] = session.scalars(select(CallbackTask).where(CallbackTask.kind == "stalled")).all()
+    [late] = session.scalars(
+        select(CallbackTask).where(
+            CallbackTask.store_id == store.id, CallbackTask.kind == "stalled"
+        )
+    ).all()
     assert late.overdue_days == 1  # as D-2's run would have counted it
     work = worklist(session, store.id, D, agent.id, at(D, 9))
     assert work.overdue == 3 and work.total == 4
