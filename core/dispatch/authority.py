@@ -369,8 +369,6 @@ def hand_over(
     to: int | None,
     reason: str,
     actor_id: int | None,
-    own: int | None = None,
-    over_cap_ok: bool = False,
     pool_reason: str | None = None,
     note: str | None = None,
     follow_up_on: date | None = None,
@@ -378,8 +376,8 @@ def hand_over(
     """One opportunity to the named consultant ``to`` (None: to customer service, or to the
     refill pool with ``pool_reason``), under the store's lock, when the rule lets them have the
     customer. Returns the decision: with nobody when the rule passed ``to`` over (nothing is
-    written then; ``preferred_skipped`` says why). ``own``: the consultant the customer is
-    already with, for whom the cap does not count."""
+    written then; ``preferred_skipped`` says why). A customer who stays with their consultant
+    changes no hands: callers do not call this for them."""
     store_id = opportunity.store_id
     lock_store(session, store_id)
     session.flush()  # the opportunity as the caller left it, before its columns are rewritten
@@ -396,9 +394,7 @@ def hand_over(
             reason=reason,
             walk_in=False,
             preferred=to,
-            own=own,
             declined=declined,
-            over_cap_ok=over_cap_ok,
             grade=opportunity.grade,
         )
         if decision.consultant_id is None:
