@@ -574,9 +574,20 @@ def enrol() -> ResponseReturnValue:
 
 
 def _error_context(status: int) -> dict[str, Any]:
-    if status >= 500:
+    retry_url = None
+    if status == 503:
+        # The database is away: what the visitor typed stays (it lives in the session cookie),
+        # and the page comes back to their step by itself once the service answers again.
+        on_kiosk = request.path.startswith(bp.url_prefix or "/kiosk")
+        retry_url = request.path if on_kiosk else url_for("kiosk.welcome")
+    elif status >= 500:
         session.pop(STATE, None)  # start afresh rather than trip over the same state again
-    return {**kiosk_context(), "idle_seconds": int(setting("KIOSK_IDLE_SECONDS"))}
+    return {
+        **kiosk_context(),
+        "idle_seconds": int(setting("KIOSK_IDLE_SECONDS")),
+        "retry_url": retry_url,
+        "health_url": url_for("web.healthz"),
+    }
 
 
 error_area(

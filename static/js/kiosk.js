@@ -32,8 +32,31 @@
     if (event.persisted) window.location.reload();
   });
 
+  // --- an outage: ask the server every few seconds, and go back to the step once it answers --
+  function retryWhenBack() {
+    var box = document.querySelector("[data-kiosk-retry]");
+    if (!box) return;
+    var target = box.getAttribute("data-kiosk-retry");
+    var health = box.getAttribute("data-health-url");
+    function probe() {
+      fetch(health, { cache: "no-store", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (response.ok) {
+            window.location.replace(target);
+          } else {
+            window.setTimeout(probe, 5000);
+          }
+        })
+        .catch(function () {
+          window.setTimeout(probe, 5000);
+        });
+    }
+    window.setTimeout(probe, 5000);
+  }
+
   function ready() {
     armIdleTimer();
+    retryWhenBack();
 
     // --- numeric keypad typing into its input -----------------------------------------------
     document.querySelectorAll("[data-keypad]").forEach(function (pad) {
