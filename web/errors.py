@@ -60,7 +60,10 @@ CONSOLE = ErrorArea(
         500: (_l("Something went wrong"), _l("The error has been logged. Please try again.")),
         503: (
             _l("The database cannot be reached"),
-            _l("Nothing was saved. Please try again in a minute."),
+            _l(
+                "Nothing was saved, and what you typed is still in the form: go back to it and"
+                " send it again in a minute."
+            ),
         ),
     },
     not_found=(_l("Not found"), _l("This record does not exist or is not in your store.")),

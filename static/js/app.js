@@ -7,3 +7,12 @@ document.addEventListener("htmx:responseError", function () {
   box.textContent = document.body.dataset.errorMessage || "Error";
   document.getElementById("main").prepend(box);
 });
+
+// "Back to the form" on an outage page: the browser still holds what was typed there.
+document.addEventListener("click", function (event) {
+  var back = event.target.closest("[data-history-back]");
+  if (back && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});

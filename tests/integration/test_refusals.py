@@ -103,7 +103,9 @@ def test_the_console_in_a_database_outage_says_so(down):
         "/console/login", data={"csrf_token": token, "username": "wang", "password": "x"}
     )
     assert response.status_code == 503
-    assert "无法连接数据库" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "无法连接数据库" in page and "您填写的内容仍在表单中" in page
+    assert "data-history-back" in page  # back to the form, which the browser still holds
 
 
 def test_an_address_under_the_kiosk_that_no_route_takes_gets_the_kiosk_look(app, committed):
