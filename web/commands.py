@@ -63,6 +63,51 @@ def register(app: Flask) -> None:
             counts = run_store(store_id, day)
             click.echo(f"{code} {day}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False, writable=True))
+    def backup(path: str) -> None:
+        """Copy the whole database to PATH while the app keeps running.
+
+        SQLite: the online backup API (a consistent copy; open it as the database to restore).
+        PostgreSQL: pg_dump's custom format (restore with pg_restore, see the README)."""
+        import os
+        import shutil
+        import subprocess
+
+        if os.path.exists(path):
+            raise click.ClickException(f"{path} exists: choose a new file")
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            import sqlite3
+
+            raw = engine.raw_connection()
+            try:
+                source = raw.driver_connection
+                assert isinstance(source, sqlite3.Connection)
+                target = sqlite3.connect(path)
+                try:
+                    source.backup(target)
+                finally:
+                    target.close()
+            finally:
+                raw.close()
+        elif engine.dialect.name == "postgresql":
+            pg_dump = shutil.which("pg_dump")
+            if pg_dump is None:
+                raise click.ClickException("pg_dump not found: install postgresql-client")
+            url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            done = subprocess.run(
+                [pg_dump, "--format=custom", "--no-owner", f"--file={path}", url],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise click.ClickException(f"pg_dump failed: {done.stderr.strip()[:500]}")
+        else:
+            raise click.ClickException(f"no backup for {engine.dialect.name}")
+        click.echo(f"Backup written to {path} ({os.path.getsize(path):,} bytes).")
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst: bool) -> None:
