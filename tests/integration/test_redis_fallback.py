@@ -135,3 +135,46 @@ def test_sign_in_and_the_kiosk_work_while_the_limiters_redis_is_down(
 
     own_redis.start()
     assert health(staff.client) == {"storage": "redis", "status": "ok"}
+
+
+def test_run_now_with_the_queues_redis_down_is_kept_and_handed_again_by_the_cron(
+    app, committed, caplog
+):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from core.db import utcnow
+    from core.nightly.models import JobRun
+    from extensions import db
+    from jobs.nightly import LOST_AFTER, due_stores
+
+    dead = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    queue_down = create_app(
+        {
+            "SECRET_KEY": "queue-down",
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": dead,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    store = committed.store(name="断网店")
+    manager = committed.user(store, "manager")
+    web = Browser(new_client(queue_down))
+    assert web.login(manager).status_code == 302
+    response = web.post("/console/nightly", {})
+    assert response.status_code == 302  # the manager gets no 500
+    assert any("not queued" in r.getMessage() for r in caplog.records)
+    committed.session.expire_all()
+    [run] = committed.session.scalars(select(JobRun).where(JobRun.store_id == store.id)).all()
+    assert run.status == "queued"
+    # nothing is lost: once the run is overdue, the cron hands the store again
+    with app.app_context():
+        later = utcnow() + LOST_AFTER + timedelta(minutes=1)
+        while later.astimezone(ZoneInfo(store.timezone)).hour < 1:  # before the night's hour
+            later += timedelta(hours=1)
+        assert store.id in {store_id for store_id, _day in due_stores(later)}
+        db.session.remove()
+    with queue_down.app_context():
+        db.engine.dispose()
