@@ -137,20 +137,21 @@ def check(world: World, seen: Seen) -> None:
     now = opportunities(world)
     if new:
         everyone = set(world.consultants)
-        declined = dict(
-            s.execute(
-                select(
-                    Decline.customer_id * 1_000_000 + Decline.consultant_id, Decline.declined_at
-                ).where(Decline.store_id == store, Decline.lifted_at.is_(None))
-            ).all()
-        )
+        declined = {
+            (customer_id, consultant_id): declined_at
+            for customer_id, consultant_id, declined_at in s.execute(
+                select(Decline.customer_id, Decline.consultant_id, Decline.declined_at).where(
+                    Decline.store_id == store, Decline.lifted_at.is_(None)
+                )
+            )
+        }
         for a in new:
             assert a.candidates is not None, where
             assert {c["user_id"] for c in a.candidates} == everyone, (where, a.reason)
             if a.to_owner_id is None:
                 continue
             _owner, customer_id, grade = now[a.opportunity_id]
-            key = customer_id * 1_000_000 + a.to_owner_id
+            key = (customer_id, a.to_owner_id)
             assert key not in declined or declined[key] > a.assigned_at, (where, "declined")
             counted = a.from_owner_id != a.to_owner_id and grade_counts_towards_load(grade)
             if counted and a.to_load is not None and a.to_cap is not None:
