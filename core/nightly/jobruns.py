@@ -226,6 +226,13 @@ class NightAlert:
     error: str | None = None
 
 
+def _reason(error: str | None) -> str | None:
+    """A failure's reason in one line: the last line of what was recorded (a traceback ends
+    with the exception), at most 200 characters."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    return lines[-1][:200] if lines else None
+
+
 def night_alert(session: Session, store_id: int, now: datetime, timezone: str) -> NightAlert | None:
     """The alert the manager's and customer service's start pages show, or None: the store's
     run for today (store-local) failed (at once), or has not succeeded by ``ALERT_AFTER``. One
@@ -245,7 +252,7 @@ def night_alert(session: Session, store_id: int, now: datetime, timezone: str) -
         return None
     live = [r for r in runs if r.status != JobStatus.SKIPPED.value]
     if live and live[0].status == JobStatus.FAILED.value:
-        return NightAlert(today, "failed", live[0].error)
+        return NightAlert(today, "failed", _reason(live[0].error))
     if moment.time() < ALERT_AFTER:
         return None
     return NightAlert(today, "unfinished" if live else "missing")

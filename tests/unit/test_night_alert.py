@@ -64,6 +64,14 @@ def test_a_night_not_finished_or_never_started_is_shown_from_six(factory, sessio
     assert alert(session, other, 3) is None and alert(session, other, 7).state == "unfinished"
 
 
+def test_a_traceback_is_shown_as_its_last_line(factory, session):
+    store = factory.store()
+    run(
+        session, store, "failed", 'Traceback (most recent call last):\n  File "x.py"\nKeyError: 7\n'
+    )
+    assert alert(session, store, 2).error == "KeyError: 7"
+
+
 def test_yesterdays_run_does_not_count_for_today(factory, session):
     store = factory.store()
     run(session, store, "succeeded", day=D - timedelta(days=1))
