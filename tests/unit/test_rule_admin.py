@@ -151,7 +151,9 @@ def test_a_consultants_cap_and_active_flag_are_audited(factory, session, shop):
     assert rule_admin.set_consultant(session, store.id, manager.id, NOW, anna.id, 12, False)
     settings = session.get(ConsultantSettings, anna.id)
     assert (settings.load_cap, settings.active) == (12, False)
-    event = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == anna.id)).one()
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.store_id == store.id, AuditEvent.entity_id == anna.id)
+    ).one()
     assert event.action == "consultant.change"
     assert event.data == {
         "old": {"load_cap": None, "active": True},
