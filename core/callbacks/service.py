@@ -67,7 +67,8 @@ from core.i18n import N_
 from core.locks import lock_store
 from core.nightly.run import refill, store_context
 from core.opportunities.closing import close_opportunity
-from core.opportunities.models import ConsentRecord, Customer, Invitation, Opportunity
+from core.opportunities.customers import set_do_not_contact
+from core.opportunities.models import Customer, Invitation, Opportunity
 from core.rules.rulesets import current_rules
 from core.stores.models import User
 from core.stores.service import store_timezone
@@ -491,18 +492,7 @@ def _do_not_contact(
 ) -> None:
     customer = session.get(Customer, task.customer_id)
     assert customer is not None
-    customer.do_not_contact = True
-    customer.do_not_contact_at = now
-    session.add(
-        ConsentRecord(
-            customer_id=customer.id,
-            granted=False,
-            notice_version=customer.consent_notice_version,
-            channel=ConsentChannel.CALLBACK.value,
-            recorded_at=now,
-            recorded_by=agent_id,
-        )
-    )
+    set_do_not_contact(session, customer, True, ConsentChannel.CALLBACK, agent_id, now)
     session.execute(
         update(CallbackTask)
         .where(

@@ -342,6 +342,32 @@ def customer_profile(session: Session, store_id: int, customer_id: int) -> Custo
 LIFT_REASON_MAX = 500
 
 
+def set_do_not_contact(
+    session: Session,
+    customer: Customer,
+    barred: bool,
+    channel: ConsentChannel,
+    actor_id: int | None,
+    now: datetime,
+) -> None:
+    """The one place a customer's do-not-contact changes: the flag, and the consent record of
+    the customer's word (withdrawn when barred, granted again when lifted)."""
+    customer.do_not_contact = barred
+    customer.do_not_contact_at = now if barred else None
+    if not barred:
+        customer.consent_at = now
+    session.add(
+        ConsentRecord(
+            customer_id=customer.id,
+            granted=not barred,
+            notice_version=customer.consent_notice_version,
+            channel=channel.value,
+            recorded_at=now,
+            recorded_by=actor_id,
+        )
+    )
+
+
 def lift_do_not_contact(
     session: Session, store_id: int, customer_id: int, actor_id: int, reason: str, now: datetime
 ) -> None:
@@ -356,19 +382,7 @@ def lift_do_not_contact(
         raise ValidationError({"reason": N_("Write what the customer asked for.")})
     if len(text) > LIFT_REASON_MAX:
         raise ValidationError({"reason": N_("This text is too long.")})
-    customer.do_not_contact = False
-    customer.do_not_contact_at = None
-    customer.consent_at = now
-    session.add(
-        ConsentRecord(
-            customer_id=customer.id,
-            granted=True,
-            notice_version=customer.consent_notice_version,
-            channel=ConsentChannel.RECEPTION.value,
-            recorded_at=now,
-            recorded_by=actor_id,
-        )
-    )
+    set_do_not_contact(session, customer, False, ConsentChannel.RECEPTION, actor_id, now)
     audit.record(
         session,
         "customer.contact_again",
