@@ -22,9 +22,7 @@ from core.opportunities.customers import customer_profile, lift_do_not_contact, 
 from core.opportunities.myday import my_day
 from core.stores.staff import list_staff
 from extensions import db
-from jobs import enqueue_after_commit
-from jobs.nightly import run_store
-from jobs.system import probe
+from jobs import send_after_commit
 from web.refusals import redirect_on_refusal
 
 STAFF = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER, Role.ADMIN)
@@ -172,7 +170,7 @@ def nightly() -> ResponseReturnValue:
             run_on=today,
             requested_by=current_user.id,
         )
-        enqueue_after_commit(run_store, current_user.store_id, today.isoformat(), run_id)
+        send_after_commit(db.session(), run_id)
         flash(_("The nightly run was started. It is safe to run it again."), "success")
         return redirect(url_for("console.nightly"))
     runs = jobruns.recent(db.session(), current_user.store_id, limit=30, kind=JobKind.NIGHTLY)
@@ -189,7 +187,7 @@ def system() -> ResponseReturnValue:
             store_id=current_user.store_id,
             requested_by=current_user.id,
         )
-        enqueue_after_commit(probe, run_id)
+        send_after_commit(db.session(), run_id)
         flash(_("A test job was sent to the worker."), "success")
         return redirect(url_for("console.system"))
     runs = jobruns.recent(db.session(), current_user.store_id, limit=30)

@@ -2,8 +2,10 @@
 
 With ``REDIS_URL`` set, jobs go to Redis and an ``rq worker`` runs them. Without it, the same
 queue runs them inline (RQ's synchronous mode on fakeredis), so the embedded default needs no
-Redis. Requests enqueue only after their commit (:func:`enqueue_after_commit`), passing ids and
-dates, never objects or personal data.
+Redis. Every job is a job run, its own outbox row (jobs/outbox.py): a request writes the run in
+its transaction and hands it to the queue after the commit (:func:`send_after_commit`); the
+dispatcher hands again whatever a fault lost. Jobs get ids and dates, never objects or personal
+data.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from flask import Flask, current_app, g, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
 
 QUEUE_NAME = "showroom"
 DEFAULT_TIMEOUT = 600  # seconds; every job has a timeout
@@ -52,33 +57,51 @@ def get_queue_for_worker() -> Queue:
     return Queue(QUEUE_NAME, connection=redis_connection(url), is_async=bool(url))
 
 
-def enqueue(func: Callable[..., Any], *args: int | str, timeout: int = DEFAULT_TIMEOUT) -> Any:
+def enqueue_on(
+    queue: Queue,
+    func: Callable[..., Any],
+    *args: int | str,
+    timeout: int = DEFAULT_TIMEOUT,
+    job_id: str | None = None,
+) -> Any:
     """Enqueue now. Only ids and ISO dates are accepted as arguments."""
     for arg in args:
         if not isinstance(arg, int | str):
             raise TypeError("jobs take ids and dates only")
-    return get_queue().enqueue(func, *args, job_timeout=timeout)
+    return queue.enqueue(func, *args, job_timeout=timeout, job_id=job_id)
 
 
-def enqueue_after_commit(func: Callable[..., Any], *args: int | str) -> None:
-    """Enqueue once the request's transaction has committed (see wsgi's commit point)."""
+def enqueue(func: Callable[..., Any], *args: int | str, timeout: int = DEFAULT_TIMEOUT) -> Any:
+    """Enqueue now on the app's queue."""
+    return enqueue_on(get_queue(), func, *args, timeout=timeout)
+
+
+def send_after_commit(session: Session, run_id: int) -> None:
+    """Hand a run this request made to the queue once the request has committed (see wsgi's
+    commit point). It is marked as sent in the request's own transaction: if the enqueue never
+    happens (Redis away, the process killed), the dispatcher finds its delivery missing and
+    hands it again."""
+    from jobs.outbox import mark_new
+
     if not has_app_context():
-        raise RuntimeError("enqueue_after_commit needs a request")
-    g.setdefault("pending_jobs", []).append((func, args))
+        raise RuntimeError("send_after_commit needs a request")
+    g.setdefault("pending_jobs", []).append(mark_new(session, run_id, utcnow()))
 
 
 def flush_pending() -> None:
-    """Enqueue what the committed request asked for. Redis away is no error for the request
-    (what it asked for is committed, as a queued job run): the job is logged as not queued, and
-    the cron hands it again once its run is overdue (jobs.nightly.due_stores)."""
-    for func, args in g.pop("pending_jobs", []):
+    """Hand to the queue what the committed request asked for. Redis away is no error for the
+    request (the run is committed, marked as sent): it is logged as not queued, and the
+    outbox's dispatcher hands it again once Redis is back."""
+    from jobs.outbox import enqueue_run
+
+    for run, queue_job in g.pop("pending_jobs", []):
         try:
-            enqueue(func, *args)
+            enqueue_run(get_queue(), run, queue_job)
         except RedisError as exc:
             current_app.logger.error(
-                "job %s%r not queued (Redis unreachable: %s); the cron will hand it again",
-                func.__name__,
-                args,
+                "run %s (%s) not queued (Redis unreachable: %s); the dispatcher will hand it again",
+                run.id,
+                run.kind,
                 type(exc).__name__,
             )
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
 from flask import has_app_context
@@ -18,10 +18,31 @@ from core.db import configure_sqlite
 from core.nightly import jobruns
 from settings import database_url
 
+_ENGINES: dict[str, Engine] = {}  # a bare worker's engines, one per database URL
 
-@cache
+
 def _worker_engine(url: str) -> Engine:
-    return configure_sqlite(create_engine(url, pool_pre_ping=True))
+    if url not in _ENGINES:
+        _ENGINES[url] = configure_sqlite(create_engine(url, pool_pre_ping=True))
+    return _ENGINES[url]
+
+
+def _after_fork_in_child() -> None:
+    """RQ forks a work horse per job: the horse must not use the connections it inherited,
+    which the worker still holds. Were it to, a horse killed half-way (kill -9, the OOM
+    killer) would leave its transaction open on the worker's socket, holding the store's locks
+    until the worker stops. The child forgets them without closing them (SQLAlchemy's
+    ``dispose(close=False)``) and opens its own."""
+    engines = list(_ENGINES.values())
+    if has_app_context():
+        from extensions import db
+
+        engines.append(db.engine)
+    for inherited in engines:
+        inherited.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def engine() -> Engine:
@@ -41,10 +62,20 @@ def job_session() -> Iterator[Session]:
         yield session
 
 
+def queue_job() -> str | None:
+    """The queue's id of the delivery running now (None outside a queued job)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.id if job is not None else None
+
+
 def run_recorded(job_run_id: int, body: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``body`` in one transaction and record the run as started, finished or failed."""
+    """Claim the run, run ``body`` in one transaction and record the run as finished or failed.
+    A delivery of a run another delivery has claimed (or finished) does nothing."""
     with job_session() as session:
-        jobruns.start(session, job_run_id)
+        if not jobruns.start(session, job_run_id, queue_job=queue_job()):
+            return {}
     try:
         with job_session() as session:
             counts = body(session)

@@ -7,6 +7,8 @@ import socket
 
 from jobs.runtime import run_recorded
 
+TIMEOUT = 60  # seconds
+
 
 def probe(job_run_id: int) -> None:
     """A round trip through the queue and a worker, started from the admin console."""

@@ -111,10 +111,10 @@ def register(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst: bool) -> None:
-        """Run an RQ worker on the app's queue (needs REDIS_URL)."""
-        from rq import Worker
-
+        """Run an RQ worker on the app's queue (needs REDIS_URL); it is also the outbox's
+        dispatcher (jobs/outbox.py)."""
         from jobs import get_queue
+        from jobs.outbox import Worker
 
         if not current_app.config.get("REDIS_URL"):
             raise click.ClickException("REDIS_URL is not set: jobs run inline, no worker needed.")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Date,
     Index,
+    Integer,
     String,
     Text,
 )
@@ -36,9 +37,15 @@ class JobRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     counts: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(Text)
+    # the outbox (jobs/outbox.py): when the run was last handed to the queue, how many times,
+    # and the queue's id of the delivery that holds it (the one handed, then the one running)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    queue_job: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         one_of("kind", JobKind),
         one_of("status", JobStatus),
         Index("ix_job_runs_store_created", "store_id", "created_at"),
+        Index("ix_job_runs_status", "status"),
     )

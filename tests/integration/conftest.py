@@ -1,10 +1,12 @@
 import itertools
 import os
 import re
+from collections.abc import Iterator
 
 import pytest
 
 from tests.factories import PASSWORD
+from tests.integration.own_services import OwnRedis
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
@@ -80,3 +82,14 @@ def worker_env(app) -> dict[str, str]:
         "REDIS_URL": app.config["REDIS_URL"],
         "SECRET_KEY": "test-secret",
     }
+
+
+@pytest.fixture
+def own_redis() -> Iterator[OwnRedis]:
+    """A Redis of the test's own (a fault test may stop it), stopped at the end."""
+    server = OwnRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
