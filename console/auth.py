@@ -27,6 +27,7 @@ from console.blueprint import bp
 from console.forms import LoginForm
 from core.db import utcnow
 from core.errors import AuthenticationFailed
+from core.opportunities.access import Viewer
 from core.stores.auth import StaffIdentity, authenticate, load_identity, set_locale
 from core.timeutil import local_date
 from extensions import db, limiter, login_manager
@@ -101,6 +102,11 @@ def check_role() -> Any:
     if not allowed or current_user.role not in allowed:
         abort(403)
     return None
+
+
+def viewer() -> Viewer:
+    """The signed-in member of staff as core's need-to-know rule sees them."""
+    return Viewer(current_user.id, current_user.role, current_user.store_id, current_user.timezone)
 
 
 def user_today() -> date:

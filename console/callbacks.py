@@ -15,7 +15,7 @@ from flask_babel import format_date, format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from console.auth import roles, user_today
+from console.auth import roles, user_today, viewer
 from console.blueprint import bp
 from console.forms import CallbackRecordForm
 from core.callbacks import claims, tasks
@@ -159,9 +159,7 @@ def callback_release(task_id: int) -> ResponseReturnValue:
 @roles(*CALLERS)
 @redirect_on_refusal(lambda task_id: url_for("console.callback", task_id=task_id))
 def callback_reveal(task_id: int) -> ResponseReturnValue:
-    mobile = claims.reveal_task_mobile(
-        db.session(), current_user.store_id, task_id, current_user.id, utcnow()
-    )
+    mobile = claims.reveal_task_mobile(db.session(), viewer(), task_id, utcnow())
     if request.headers.get("HX-Request"):
         return render_template("console/_callback_mobile.html", revealed_mobile=mobile)
     return _task_page(task_id, revealed=mobile)

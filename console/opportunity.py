@@ -22,7 +22,6 @@ from core.db import utcnow
 from core.enums import ASSESSABLE, ActivityKind, DefeatReason, Role
 from core.errors import ValidationError
 from core.opportunities import actions as opportunities
-from core.opportunities.customers import customer_profile, reveal_mobile
 from core.opportunities.models import Customer, Opportunity
 from core.rules.rulesets import current_rules
 from core.scoping import get_in_store
@@ -303,14 +302,3 @@ FORM_CONTEXT: dict[str, Callable[[Opportunity], dict[str, Any]]] = {
     "console/follow_up.html": _follow_up_context,
     "console/defeat.html": _defeat_context,
 }
-
-
-# --- the full mobile number, on demand and audited ----------------------------------------------
-
-
-@bp.route("/customers/<int:customer_id>/reveal", methods=["POST"])
-@roles(*CUSTOMER_ROLES)
-def reveal(customer_id: int) -> ResponseReturnValue:
-    mobile = reveal_mobile(db.session(), current_user.store_id, customer_id, current_user.id)
-    profile = customer_profile(db.session(), current_user.store_id, customer_id)
-    return render_template("console/customer.html", profile=profile, revealed_mobile=mobile)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from console import reception
-from console.auth import roles, user_today
+from console.auth import roles, user_today, viewer
 from console.blueprint import bp
 from console.forms import ReasonForm
 from core.analytics import dashboard
@@ -16,8 +18,9 @@ from core.db import utcnow
 from core.dispatch import authority
 from core.dispatch.team import consultant_loads
 from core.enums import JobKind, Presence, Role
-from core.errors import ValidationError
+from core.errors import DomainError, ValidationError
 from core.nightly import jobruns
+from core.opportunities import access
 from core.opportunities.customers import customer_profile, lift_do_not_contact, search_customers
 from core.opportunities.myday import my_day
 from core.stores.staff import list_staff
@@ -70,33 +73,54 @@ def customers() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()[:20]
     page = request.args.get("page", 1, type=int) or 1
     # A consultant searches their own book; customer service and managers the whole store.
-    owner_id = current_user.id if current_user.role == Role.CONSULTANT else None
-    result = search_customers(
-        db.session(), current_user.store_id, query, owner_id=owner_id, page=page
-    )
+    result = search_customers(db.session(), viewer(), utcnow(), query, page=page)
     return render_template("console/customers.html", result=result, query=query)
 
 
 @bp.route("/customers/<int:customer_id>")
 @roles(*CUSTOMER_ROLES)
 def customer(customer_id: int) -> ResponseReturnValue:
-    profile = customer_profile(db.session(), current_user.store_id, customer_id)
+    profile = customer_profile(db.session(), viewer(), customer_id, utcnow())
     return render_template("console/customer.html", profile=profile)
 
 
 def _customer_with_errors(
-    customer_id: int, exc: ValidationError, form: ReasonForm, where: str
+    customer_id: int, exc: DomainError, form: ReasonForm, where: str, status: int = 422
 ) -> ResponseReturnValue:
     """The customer page again, with the message next to the reason that was refused."""
     db.session.rollback()
-    profile = customer_profile(db.session(), current_user.store_id, customer_id)
-    errors = {where: _(next(iter(exc.errors.values()), ""))}
+    profile = customer_profile(db.session(), viewer(), customer_id, utcnow())
+    if isinstance(exc, ValidationError):
+        message = _(next(iter(exc.errors.values()), ""))
+    else:
+        message = _(exc.message, **exc.params)
     return (
         render_template(
-            "console/customer.html", profile=profile, errors=errors, typed={where: form.reason.data}
+            "console/customer.html",
+            profile=profile,
+            errors={where: message},
+            typed={where: form.reason.data},
         ),
-        422,
+        status,
     )
+
+
+@bp.route("/customers/<int:customer_id>/reveal", methods=["POST"])
+@roles(*CUSTOMER_ROLES)
+def reveal(customer_id: int) -> ResponseReturnValue:
+    """The full number, under the need-to-know rule (a manager writes why)."""
+    form = ReasonForm()
+    form.validate()
+    try:
+        mobile = access.reveal_mobile(
+            db.session(), viewer(), customer_id, utcnow(), reason=form.reason.data
+        )
+    except ValidationError as exc:
+        return _customer_with_errors(customer_id, exc, form, "reveal")
+    except access.TooManyReveals as exc:
+        return _customer_with_errors(customer_id, exc, form, "reveal", 429)
+    profile = customer_profile(db.session(), viewer(), customer_id, utcnow())
+    return render_template("console/customer.html", profile=profile, revealed_mobile=mobile)
 
 
 @bp.route("/customers/<int:customer_id>/declines/<int:decline_id>/lift", methods=["POST"])
@@ -152,8 +176,12 @@ def team() -> ResponseReturnValue:
 @bp.route("/staff")
 @roles(Role.ADMIN, Role.MANAGER)
 def staff() -> ResponseReturnValue:
+    store_id = current_user.store_id
     return render_template(
-        "console/staff.html", staff=list_staff(db.session(), current_user.store_id)
+        "console/staff.html",
+        staff=list_staff(db.session(), store_id),
+        reveals=access.reveals_by_person(db.session(), store_id, utcnow() - timedelta(days=7)),
+        reveal_limit=access.REVEALS_PER_HOUR,
     )
 
 

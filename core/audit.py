@@ -24,6 +24,7 @@ def record(
     entity: str | None = None,
     entity_id: int | None = None,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> None:
     session.add(
         AuditEvent(
@@ -33,6 +34,7 @@ def record(
             entity=entity,
             entity_id=entity_id,
             data=data,
+            at=at or utcnow(),
         )
     )
 

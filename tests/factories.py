@@ -19,6 +19,7 @@ from core.checkin.models import Visit
 from core.db import utcnow
 from core.dispatch.models import Decline
 from core.enums import OpportunityStatus, Presence, Role
+from core.opportunities.access import Viewer
 from core.opportunities.models import ConsentRecord, Customer, Opportunity
 from core.security import hash_password
 from core.stores.models import ConsultantSettings, Store, User
@@ -309,3 +310,8 @@ class Factory:
             task.answers = CallbackAnswers(**answers)
         self.session.add(task)
         return self._done(task)
+
+
+def viewer_of(user: User) -> Viewer:
+    """A member of staff as core's need-to-know rule sees them."""
+    return Viewer(user.id, user.role, user.store_id, user.store.timezone)

@@ -20,7 +20,7 @@ from core.enums import (
 from core.errors import DomainError, NotFound
 from core.i18n import N_
 from core.locks import lock_store
-from core.opportunities.customers import reveal_mobile
+from core.opportunities.access import Viewer, reveal_mobile
 
 CLAIM_TTL = timedelta(minutes=30)
 
@@ -128,11 +128,10 @@ def keep_claim(session: Session, store_id: int, task_id: int, agent_id: int, now
         )
 
 
-def reveal_task_mobile(
-    session: Session, store_id: int, task_id: int, agent_id: int, now: datetime
-) -> str:
-    """The customer's full number, only for the task the agent is working; audit-logged."""
-    keep_claim(session, store_id, task_id, agent_id, now)
+def reveal_task_mobile(session: Session, viewer: Viewer, task_id: int, now: datetime) -> str:
+    """The customer's full number, only for the task the agent has claimed and is working
+    (the need-to-know rule, ``core.opportunities.access``: audited and throttled)."""
+    keep_claim(session, viewer.store_id, task_id, viewer.user_id, now)
     customer_id = session.scalar(select(CallbackTask.customer_id).where(CallbackTask.id == task_id))
     assert customer_id is not None
-    return reveal_mobile(session, store_id, customer_id, agent_id)
+    return reveal_mobile(session, viewer, customer_id, now, task_id=task_id)

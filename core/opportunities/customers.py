@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from core import audit
@@ -16,6 +16,7 @@ from core.dispatch.models import Assignment, Decline
 from core.enums import ConsentChannel, OpportunityStatus
 from core.errors import DomainError, ValidationError
 from core.i18n import N_
+from core.opportunities.access import Viewer, open_customer, visible
 from core.opportunities.models import (
     ConsentRecord,
     Customer,
@@ -54,56 +55,44 @@ class CustomerPage:
 
 def search_customers(
     session: Session,
-    store_id: int,
+    viewer: Viewer,
+    now: datetime,
     query: str = "",
     *,
-    owner_id: int | None = None,
     page: int = 1,
     per_page: int = PAGE_SIZE,
 ) -> CustomerPage:
-    """Customers of the store by surname or the last digits of the mobile number.
-
-    With ``owner_id``: one consultant's book (the opportunities they own, open ones first).
-    Otherwise the whole store, each customer with their current opportunity (the open one,
-    else the latest). Two statements per call, whatever the size of the store.
+    """The customers the viewer may open (``core.opportunities.access``: a consultant's own
+    book, else the whole store) by surname or the last digits of the mobile number, newest
+    first, each with their current opportunity (the open one, else the latest). Two statements
+    per call, whatever the size of the store.
     """
     owner = aliased(User)
     page = max(1, page)
-    filtered: Select[*tuple[Any, ...]]
-    order: tuple[Any, ...]
-    if owner_id is not None:
-        filtered = (
-            select(Customer, Opportunity)
-            .join(Opportunity, Opportunity.customer_id == Customer.id)
-            .where(Opportunity.store_id == store_id, Opportunity.owner_id == owner_id)
-        )
-        order = (Opportunity.status != OpportunityStatus.OPEN.value, Opportunity.id.desc())
-        rows_query = filtered.add_columns(owner.display_name).outerjoin(
-            owner, owner.id == Opportunity.owner_id
-        )
-    else:
-        filtered = select(Customer).where(Customer.store_id == store_id)
-        current = (
-            select(Opportunity.id)
-            .where(Opportunity.customer_id == Customer.id)
-            .order_by(Opportunity.status != OpportunityStatus.OPEN.value, Opportunity.id.desc())
-            .limit(1)
-            .correlate(Customer)
-            .scalar_subquery()
-        )
-        order = (Customer.id.desc(),)
-        rows_query = (
-            filtered.add_columns(Opportunity, owner.display_name)
-            .outerjoin(Opportunity, Opportunity.id == current)
-            .outerjoin(owner, owner.id == Opportunity.owner_id)
-        )
+    filtered = select(Customer).where(Customer.store_id == viewer.store_id)
+    allowed = visible(viewer, now)
+    if allowed is not None:
+        filtered = filtered.where(allowed)
+    current = (
+        select(Opportunity.id)
+        .where(Opportunity.customer_id == Customer.id)
+        .order_by(Opportunity.status != OpportunityStatus.OPEN.value, Opportunity.id.desc())
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+    rows_query = (
+        filtered.add_columns(Opportunity, owner.display_name)
+        .outerjoin(Opportunity, Opportunity.id == current)
+        .outerjoin(owner, owner.id == Opportunity.owner_id)
+    )
     condition = _search_condition(query)
     if condition is not None:
         filtered = filtered.where(condition)
         rows_query = rows_query.where(condition)
     total = session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
     result = session.execute(
-        rows_query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
+        rows_query.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
     rows = [
         CustomerRow(
@@ -156,9 +145,12 @@ class CustomerProfile:
     timeline: list[TimelineEntry] = field(default_factory=list)
 
 
-def customer_profile(session: Session, store_id: int, customer_id: int) -> CustomerProfile:
-    """The customer and their whole history, newest first. A fixed number of statements."""
-    customer = get_in_store(session, Customer, customer_id, store_id)
+def customer_profile(
+    session: Session, viewer: Viewer, customer_id: int, now: datetime
+) -> CustomerProfile:
+    """The customer and their whole history, newest first, for a viewer who may open them
+    (``core.opportunities.access``). A fixed number of statements."""
+    customer = open_customer(session, viewer, customer_id, now)
     profile = CustomerProfile(
         id=customer.id,
         surname=customer.surname,
@@ -413,17 +405,3 @@ def _answers(answers: CallbackAnswers | None) -> dict[str, Any] | None:
             "other_brands",
         )
     }
-
-
-def reveal_mobile(session: Session, store_id: int, customer_id: int, actor_id: int) -> str:
-    """The full mobile number; every reveal is written to the audit trail."""
-    customer = get_in_store(session, Customer, customer_id, store_id)
-    audit.record(
-        session,
-        "reveal_mobile",
-        store_id=store_id,
-        actor_id=actor_id,
-        entity="customer",
-        entity_id=customer_id,
-    )
-    return customer.mobile

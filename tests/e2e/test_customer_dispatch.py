@@ -80,7 +80,7 @@ def test_a_manager_sees_the_declines_and_the_candidates_and_lifts_a_decline(page
     page.get_by_role("button", name=t["Lift"], exact=True).click()
     expect(page.locator(".field-error")).to_have_text(t["reason needed"])
     assert_accessible(page)
-    page.locator("input[name=reason]").fill("客户点名要李娜")
+    declines.locator("input[name=reason]").fill("客户点名要李娜")
     page.get_by_role("button", name=t["Lift"], exact=True).click()
     expect(page.locator(".flash-success")).to_contain_text(t["lifted"])
     expect(declines).to_contain_text(t["Lifted"])

@@ -4,6 +4,7 @@ import pytest
 
 from core.analytics.dashboard import consultant_today, store_today
 from core.audit import AuditEvent
+from core.db import utcnow
 from core.dispatch.team import consultant_loads
 from core.enums import Presence, Role
 from core.errors import AuthenticationFailed, NotFound
@@ -11,7 +12,7 @@ from core.opportunities.models import Customer
 from core.rules.rulesets import DEFAULT_CYCLES, current_rules
 from core.scoping import get_in_store
 from core.stores.auth import authenticate, load_identity
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, viewer_of
 
 
 def test_sign_in_with_the_right_password(factory, session):
@@ -109,7 +110,8 @@ def test_search_by_surname_prefix_or_mobile_ending(factory, session):
     factory.customer(store, surname="欧阳", mobile="13811112222")
     factory.customer(store, surname="王", mobile="13933334444")
     factory.customer(store, surname="%王", mobile="13955556666")
-    names = lambda q: {r.name for r in search_customers(session, store.id, q).rows}  # noqa: E731
+    desk = viewer_of(factory.user(store, Role.CS_AGENT))
+    names = lambda q: {r.name for r in search_customers(session, desk, utcnow(), q).rows}  # noqa: E731
     assert names("欧") == {"欧阳"}
     assert names("4444") == {"王"}
     assert names("%") == {"%王"}  # a literal percent sign, not a wildcard
@@ -117,7 +119,9 @@ def test_search_by_surname_prefix_or_mobile_ending(factory, session):
     assert names("5555") == set()
 
 
-def test_a_consultants_book_lists_open_before_closed(factory, session):
+def test_a_consultant_finds_only_the_customers_on_their_book(factory, session):
+    """Their open and won customers and today's visitors handed to them; not a customer they
+    lost, nor another consultant's (core.opportunities.access)."""
     from core.opportunities.customers import search_customers
 
     store = factory.store()
@@ -125,6 +129,12 @@ def test_a_consultants_book_lists_open_before_closed(factory, session):
     won = factory.opportunity(factory.customer(store, surname="甲"), owner=me, grade="O")
     factory.opportunity(factory.customer(store, surname="乙"), owner=me, grade="A")
     factory.opportunity(factory.customer(store, surname="丙"), owner=other, grade="H")
-    page = search_customers(session, store.id, owner_id=me.id)
-    assert [r.name for r in page.rows] == ["乙", "甲"] and page.total == 2
-    assert page.rows[1].status == "won" and won.status == "won"
+    lost = factory.customer(store, surname="丁")
+    factory.opportunity(lost, owner=me, grade="F")
+    walk_in = factory.customer(store, surname="戊")
+    factory.visit(walk_in, consultant=me)
+    yesterday = factory.customer(store, surname="己")
+    factory.visit(yesterday, consultant=me, checked_in_at=utcnow() - timedelta(days=1))
+    page = search_customers(session, viewer_of(me), utcnow())
+    assert [r.name for r in page.rows] == ["戊", "乙", "甲"] and page.total == 3
+    assert page.rows[2].status == "won" and won.status == "won"

@@ -22,6 +22,7 @@ from core.nightly import run as nightly
 from core.opportunities.models import ConsentRecord, Invitation, Opportunity
 from core.rules.rulesets import current_rules
 from core.timeutil import local_moment
+from tests.factories import viewer_of
 from tests.querycount import count_statements
 
 D = date(2026, 11, 30)
@@ -273,10 +274,10 @@ def test_the_full_number_only_for_the_task_being_worked_and_audited(factory, ses
     store, anna, _bob, agent = shop
     task, _ = dormant_task(factory, store, anna)
     with pytest.raises(DomainError, match="Claim this callback"):
-        claims.reveal_task_mobile(session, store.id, task.id, agent.id, NOW)
+        claims.reveal_task_mobile(session, viewer_of(agent), task.id, NOW)
     claim(session, store.id, task.id, agent.id, NOW)
     later = NOW + timedelta(minutes=20)
-    mobile = claims.reveal_task_mobile(session, store.id, task.id, agent.id, later)
+    mobile = claims.reveal_task_mobile(session, viewer_of(agent), task.id, later)
     session.expire_all()
     assert mobile == task.customer.mobile and task.claimed_at == later  # activity keeps it
     [event] = audits(session, store, "reveal_mobile")
@@ -755,7 +756,7 @@ def test_no_change_records_the_answers_for_the_consultant(factory, session, shop
 
     [entry] = [
         e
-        for e in customer_profile(session, store.id, task.customer_id).timeline
+        for e in customer_profile(session, viewer_of(agent), task.customer_id, NOW).timeline
         if e.kind == "callback"
     ]
     assert entry.data["answers"]["concerns"] == "价格还想再谈谈"

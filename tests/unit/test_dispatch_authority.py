@@ -26,6 +26,7 @@ from core.opportunities.models import Customer, Invitation, Opportunity
 from core.rules import admin as rule_admin
 from core.rules.rulesets import current_rules
 from core.timeutil import local_moment
+from tests.factories import viewer_of
 
 D = date(2026, 11, 30)
 TZ = "Asia/Shanghai"
@@ -223,7 +224,7 @@ def test_a_manager_lifts_a_decline_with_a_reason_and_it_is_audited(factory, sess
     assert factory.declined(customer.id) == set()
     with pytest.raises(DomainError):
         authority.lift_decline(session, store.id, decline.id, manager.id, "again", NOW)
-    [shown] = customer_profile(session, store.id, customer.id).declines
+    [shown] = customer_profile(session, viewer_of(manager), customer.id, NOW).declines
     assert (shown["consultant"], shown["lift_reason"], shown["lifted_by"]) == (
         "Xavier",
         "她点名要他",
