@@ -48,7 +48,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE") == "1",
         SESSION_COOKIE_NAME="showroom_session",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,  # one working day
+        PERMANENT_SESSION_LIFETIME=12 * 3600,  # one working day (the server ends it then too)
+        CONSOLE_IDLE_MINUTES=int(os.environ.get("CONSOLE_IDLE_MINUTES", "30")),
+        # sign-in tries per client address: high, for a store whose staff share one address
+        # (each username is throttled on its own, core.stores.auth)
+        LOGIN_ADDRESS_LIMIT=os.environ.get("LOGIN_ADDRESS_LIMIT", "120 per minute"),
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
@@ -125,18 +129,39 @@ def _select_timezone() -> str:
 def _register_commit_point(app: Flask) -> None:
     """One place commits: the end of a request that succeeded and was not refused (a refusal
     answered with a redirect is still a refusal: see web.refusals). Jobs are enqueued after the
-    commit; a request that does not commit drops the jobs it asked for."""
+    commit; a request that does not commit drops the jobs it asked for, and writes alone the
+    records that stand whatever becomes of it (``web.refusals.keep``: a failed sign-in, a
+    refusal on the audit trail)."""
+    from core import audit
     from jobs import drop_pending, flush_pending
     from web.errors import database_down
-    from web.refusals import was_refused
+    from web.refusals import kept_records, note_refusal, was_refused
+
+    @app.before_request
+    def bind_client_address() -> None:
+        audit.bind_address(request.remote_addr)
+
+    @app.teardown_request
+    def unbind_client_address(_exc: BaseException | None) -> None:
+        audit.bind_address(None)
 
     @app.after_request
     def commit(response: Response) -> Response:
+        if database_down():
+            drop_pending()
+            return response
+        note_refusal(response.status_code)
         if response.status_code < 400 and not was_refused():
+            for record in kept_records():
+                record(db.session())
             db.session.commit()
             flush_pending()
         else:
-            if not database_down():
-                db.session.rollback()
+            db.session.rollback()
             drop_pending()
+            kept = kept_records()
+            for record in kept:
+                record(db.session())
+            if kept:
+                db.session.commit()
         return response

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,16 +26,28 @@ from flask_login import UserMixin, current_user, login_user, logout_user
 from console.blueprint import bp
 from console.forms import LoginForm
 from core.db import utcnow
-from core.errors import AuthenticationFailed
+from core.errors import AuthenticationFailed, TooManyAttempts
 from core.opportunities.access import Viewer
-from core.stores.auth import StaffIdentity, authenticate, load_identity, set_locale
+from core.stores import sessions
+from core.stores.auth import (
+    StaffIdentity,
+    authenticate,
+    load_identity,
+    record_failure,
+    set_locale,
+)
 from core.timeutil import local_date
 from extensions import db, limiter, login_manager
 from web.errors import database_down
 from web.forms import is_ascii_int
 from web.kiosk_device import is_kiosk_request
+from web.refusals import keep
 
 PUBLIC_ENDPOINTS = {"console.login"}
+# Pages that poll by themselves: they keep no one signed in (the idle time-out counts only what
+# a person does).
+POLLS = {"console.arrivals", "console.reception_live"}
+SESSION_TOKEN = "sid"  # the cookie session holds the server session's token, nothing more
 
 
 class StaffUser(UserMixin):
@@ -62,10 +74,22 @@ def init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> StaffUser | None:
+        """The signed-in member of staff, while their session on the server is alive (it
+        ends with sign-out, after the idle time, or 12 hours after sign-in)."""
         if database_down():  # the error page of an outage opens signed out, without a query
             return None
         identity = load_identity(db.session(), int(user_id)) if is_ascii_int(user_id) else None
-        return StaffUser(identity) if identity and identity.active else None
+        if identity is None or not identity.active:
+            return None
+        alive = sessions.check(
+            db.session(),
+            identity.id,
+            session.get(SESSION_TOKEN),
+            utcnow(),
+            idle=timedelta(minutes=current_app.config["CONSOLE_IDLE_MINUTES"]),
+            activity=request.endpoint not in POLLS,
+        )
+        return StaffUser(identity) if alive else None
 
     @login_manager.unauthorized_handler
     def unauthorized() -> ResponseReturnValue:
@@ -124,28 +148,37 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+# Per address, high enough for a store whose staff share one address; each username is
+# throttled on its own (core.stores.auth.throttled).
+@limiter.limit(lambda: current_app.config["LOGIN_ADDRESS_LIMIT"], methods=["POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("console.home"))
     error = None
     form = LoginForm()
     username = form.username.typed()
+    status = 200
     if request.method == "POST":
+        now = utcnow()
         try:
-            identity = authenticate(db.session(), username, form.password.data or "")
+            identity = authenticate(db.session(), username, form.password.data or "", now)
+        except TooManyAttempts as exc:
+            error, status = _(exc.message, **exc.params), 429
         except AuthenticationFailed as exc:
-            error = _(exc.message)
+            error, status = _(exc.message), 401
+            keep(lambda s: record_failure(s, username, now))
         else:
             chosen_lang = session.get("lang")
-            session.clear()
+            session.clear()  # a new session: nothing of the one before sign-in carries over
             session.permanent = True
             if chosen_lang:  # a language picked on the sign-in page wins and sticks
                 session["lang"] = chosen_lang
                 set_locale(db.session(), identity.id, chosen_lang)
+            session[SESSION_TOKEN] = sessions.start(
+                db.session(), identity.id, now, request.remote_addr
+            )
             login_user(StaffUser(identity))
             return redirect(_safe_next(request.args.get("next")) or url_for("console.home"))
-    status = 401 if error else 200
     return render_template("console/login.html", error=error, username=username), status
 
 
@@ -153,11 +186,41 @@ def login() -> ResponseReturnValue:
 @roles("cs_agent", "consultant", "manager", "admin")
 def logout() -> ResponseReturnValue:
     lang = session.get("lang")
+    sessions.end(db.session(), session.get(SESSION_TOKEN), utcnow())
     logout_user()
     session.clear()
     if lang:
         session["lang"] = lang
     flash(_("You have signed out."), "info")
+    return redirect(url_for("console.login"))
+
+
+@bp.route("/account")
+@roles("cs_agent", "consultant", "manager", "admin")
+def account() -> ResponseReturnValue:
+    """The signed-in person's own account: where they are signed in, and signing out
+    everywhere."""
+    idle = timedelta(minutes=current_app.config["CONSOLE_IDLE_MINUTES"])
+    return render_template(
+        "console/account.html",
+        open_sessions=sessions.open_sessions(
+            db.session(), current_user.id, utcnow(), session.get(SESSION_TOKEN), idle
+        ),
+        idle_minutes=current_app.config["CONSOLE_IDLE_MINUTES"],
+    )
+
+
+@bp.route("/logout/everywhere", methods=["POST"])
+@roles("cs_agent", "consultant", "manager", "admin")
+def logout_everywhere() -> ResponseReturnValue:
+    """Sign out on every browser and device (a tablet left signed in, a lost phone)."""
+    lang = session.get("lang")
+    ended = sessions.end_all(db.session(), current_user.id, utcnow(), "everywhere")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have signed out on every device (%(n)s sessions).", n=ended), "info")
     return redirect(url_for("console.login"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base, JSONType, UTCDateTime, fk, utcnow
+
+# The client address of the request being served, set by the web layer for each request (a job
+# has none): every entry written meanwhile carries it.
+_address: ContextVar[str | None] = ContextVar("audit_address", default=None)
+
+
+def bind_address(address: str | None) -> None:
+    _address.set((address or "")[:45] or None)
+
+
+def current_address() -> str | None:
+    return _address.get()
 
 
 def record(
@@ -35,6 +48,7 @@ def record(
             entity_id=entity_id,
             data=data,
             at=at or utcnow(),
+            address=_address.get(),
         )
     )
 
@@ -52,6 +66,7 @@ class AuditEvent(Base):
     entity: Mapped[str | None] = mapped_column(String(32))
     entity_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    address: Mapped[str | None] = mapped_column(String(45))  # the client's, for a request
 
     __table_args__ = (
         Index("ix_audit_events_store_time", "store_id", "at"),

@@ -40,3 +40,15 @@ class AuthenticationFailed(DomainError):
 
     def __init__(self) -> None:
         super().__init__(N_("Wrong username or password."))
+
+
+class TooManyAttempts(AuthenticationFailed):
+    """A username that failed too often waits (whether it exists or not)."""
+
+    def __init__(self, minutes: int) -> None:
+        DomainError.__init__(
+            self,
+            N_("Too many failed sign-ins for this username. Try again in %(minutes)s min."),
+            minutes=minutes,
+        )
+        self.minutes = minutes

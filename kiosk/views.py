@@ -49,11 +49,12 @@ from core.enums import VisitPurpose, VisitSource
 from core.errors import (
     AuthenticationFailed,
     PermissionDenied,
+    TooManyAttempts,
     ValidationError,
 )
 from core.phone import normalise_mobile
 from core.stores import kiosks
-from core.stores.auth import verify_credentials
+from core.stores.auth import record_failure, verify_credentials
 from core.stores.service import CarModelChoice, car_models
 from extensions import db, limiter
 from kiosk.blueprint import bp
@@ -71,6 +72,7 @@ from settings import DEFAULT_LANGUAGE, LANGUAGES
 from web.errors import ErrorArea, error_area
 from web.forms import LanguageForm
 from web.kiosk_device import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, current_kiosk
+from web.refusals import keep
 from web.sealed import seal, unseal
 
 STATE = "checkin"  # the check-in in progress
@@ -532,8 +534,9 @@ def enrol() -> ResponseReturnValue:
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
+        now = utcnow()
         try:
-            identity = verify_credentials(db.session(), username, form.password.data)
+            identity = verify_credentials(db.session(), username, form.password.data, now)
             token = kiosks.enrol(
                 db.session(),
                 store_id=identity.store_id,
@@ -541,8 +544,11 @@ def enrol() -> ResponseReturnValue:
                 role=identity.role,
                 user_id=identity.id,
             )
+        except TooManyAttempts as exc:
+            errors["form"], status = _(exc.message, **exc.params), 429
         except AuthenticationFailed as exc:
             errors["form"], status = _(exc.message), 401
+            keep(lambda s: record_failure(s, username, now))
         except PermissionDenied as exc:
             errors["form"], status = _(exc.message), 403
         except ValidationError as exc:

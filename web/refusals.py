@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import flash, g, redirect
 from flask_babel import gettext
+from sqlalchemy.orm import Session
 
 from core.errors import DomainError, NotFound
 from extensions import db
@@ -27,6 +28,39 @@ def refuse(exc: DomainError, message: str | None = None) -> None:
     db.session.rollback()
     g.refused = True
     flash(message or gettext(exc.message, **exc.params), "error")
+
+
+def keep(record: Callable[[Session], None]) -> None:
+    """A record that stands whatever becomes of the request (a failed sign-in, a refusal):
+    the commit point writes it with the request's work, or alone after the rollback of a
+    request that does not commit."""
+    g.setdefault("kept_records", []).append(record)
+
+
+def kept_records() -> list[Callable[[Session], None]]:
+    return list(g.pop("kept_records", []))
+
+
+def note_refusal(status: int) -> None:
+    """A member of staff refused a page or an action (403), or sent to a record that is not
+    theirs to see (404), is written to the audit trail with the page asked for (never its
+    query string)."""
+    from flask import request
+    from flask_login import current_user
+
+    from core import audit
+
+    if status not in (403, 404) or request.endpoint in (None, "static"):
+        return
+    if not getattr(current_user, "is_authenticated", False):
+        return
+    store_id, actor_id = current_user.store_id, current_user.id
+    data = {"status": status, "method": request.method, "path": request.path[:200]}
+
+    def record(session: Session) -> None:
+        audit.record(session, "refused", store_id=store_id, actor_id=actor_id, data=data)
+
+    keep(record)
 
 
 def was_refused() -> bool:

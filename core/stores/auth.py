@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.db import utcnow
-from core.errors import AuthenticationFailed
+from core.errors import AuthenticationFailed, TooManyAttempts
 from core.security import burn_password_check, verify_password
-from core.stores.models import Store, User
+from core.stores.models import SignInFailure, Store, User
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -53,12 +55,60 @@ def load_identity(session: Session, user_id: int) -> StaffIdentity | None:
     )
 
 
-def verify_credentials(session: Session, username: str, password: str) -> StaffIdentity:
+FREE_TRIES = 5  # failed sign-ins for a username before it waits
+FIRST_WAIT = timedelta(seconds=30)  # then doubled with every failure
+LONGEST_WAIT = timedelta(minutes=15)
+FAILURES_COUNT_FOR = timedelta(hours=1)
+
+
+def _key(username: str) -> str:
+    return (username or "").strip().lower()[:64]
+
+
+def throttled(session: Session, username: str, now: datetime) -> int:
+    """Minutes to wait before this username may try again (0: it may). A username known or
+    not waits alike, so the wait says nothing about which usernames exist. One statement."""
+    count: int
+    last: datetime | None
+    count, last = session.execute(
+        select(func.count(), func.max(SignInFailure.at)).where(
+            SignInFailure.username == _key(username),
+            SignInFailure.at > now - FAILURES_COUNT_FOR,
+        )
+    ).one()
+    if count < FREE_TRIES or last is None:
+        return 0
+    wait = min(FIRST_WAIT * 2 ** (count - FREE_TRIES), LONGEST_WAIT)
+    left: float = (last + wait - now).total_seconds()
+    minutes: int = math.ceil(left / 60)
+    return max(0, minutes)
+
+
+def record_failure(session: Session, username: str, now: datetime) -> None:
+    """Note a failed sign-in (it stands even though the request is refused: the caller keeps
+    it), in the throttle and in the audit trail."""
+    address = audit.current_address()
+    session.add(SignInFailure(username=_key(username), at=now, address=address))
+    audit.record(
+        session,
+        "sign_in.failed",
+        store_id=None,
+        actor_id=None,
+        data={"username": _key(username)},
+        at=now,
+    )
+
+
+def verify_credentials(
+    session: Session, username: str, password: str, now: datetime | None = None
+) -> StaffIdentity:
     """Check a username and password without signing in (for instance to enrol a kiosk).
-    The error never says whether the username exists."""
-    user = session.scalars(
-        select(User).where(func.lower(User.username) == (username or "").strip().lower())
-    ).first()
+    The error never says whether the username exists; a username that failed too often waits
+    (``TooManyAttempts``), checked before the password."""
+    wait = throttled(session, username, now or utcnow())
+    if wait:
+        raise TooManyAttempts(wait)
+    user = session.scalars(select(User).where(func.lower(User.username) == _key(username))).first()
     if user is None:
         burn_password_check(password or "")
         raise AuthenticationFailed()
@@ -70,13 +120,18 @@ def verify_credentials(session: Session, username: str, password: str) -> StaffI
     return identity
 
 
-def authenticate(session: Session, username: str, password: str) -> StaffIdentity:
-    """Sign in: check the password, note the time and write it to the audit trail."""
-    identity = verify_credentials(session, username, password)
+def authenticate(
+    session: Session, username: str, password: str, now: datetime | None = None
+) -> StaffIdentity:
+    """Sign in: check the password, note the time and write it to the audit trail; the
+    username's failures are forgotten."""
+    at = now or utcnow()
+    identity = verify_credentials(session, username, password, at)
     user = session.get(User, identity.id)
     assert user is not None
-    user.last_login_at = utcnow()
-    audit.record(session, "sign_in", store_id=identity.store_id, actor_id=identity.id)
+    user.last_login_at = at
+    session.execute(delete(SignInFailure).where(SignInFailure.username == _key(username)))
+    audit.record(session, "sign_in", store_id=identity.store_id, actor_id=identity.id, at=at)
     return identity
 
 

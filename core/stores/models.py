@@ -123,3 +123,34 @@ class KioskDevice(Base):
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffSession(Base):
+    """A signed-in browser of a member of staff: the cookie holds only its token, so signing
+    out, signing out everywhere, a new password or deactivation end it on the server."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = fk("users.id")
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_why: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(45))
+
+    __table_args__ = (Index("ix_staff_sessions_user", "user_id", "ended_at"),)
+
+
+class SignInFailure(Base):
+    """A failed sign-in, by the username typed (known or not: both are throttled alike)."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    address: Mapped[str | None] = mapped_column(String(45))
+
+    __table_args__ = (Index("ix_sign_in_failures_username", "username", "at"),)

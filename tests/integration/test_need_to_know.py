@@ -62,3 +62,29 @@ def test_a_manager_writes_why_and_is_throttled_like_everyone(signed_in, committe
     assert manager.display_name in staff and "近 7 天查看完整号码" in staff
     committed.session.expire_all()
     assert committed.session.get(Customer, last.id) is not None
+
+
+def test_refusals_and_sign_ins_are_on_the_audit_trail_with_the_address(app, signed_in, committed):
+    from sqlalchemy import select
+
+    from core.audit import AuditEvent
+
+    web, me, store = signed_in("consultant")
+    theirs = _customer(committed, store, committed.consultant(store), "赵")
+    foreign = _customer(committed, committed.store(), None, "钱")
+    assert web.get(f"/console/customers/{theirs.id}").status_code == 403
+    assert web.get(f"/console/customers/{foreign.id}").status_code == 404
+    assert web.get("/console/rules").status_code == 403
+    committed.session.expire_all()
+    events = committed.session.scalars(
+        select(AuditEvent).where(AuditEvent.actor_id == me.id).order_by(AuditEvent.id)
+    ).all()
+    address = web.client.environ_base["REMOTE_ADDR"]
+    assert [(e.action, e.address) for e in events] == [("sign_in", address)] + [
+        ("refused", address)
+    ] * 3
+    assert [(e.data["status"], e.data["path"]) for e in events[1:]] == [
+        (403, f"/console/customers/{theirs.id}"),
+        (404, f"/console/customers/{foreign.id}"),
+        (403, "/console/rules"),
+    ]
