@@ -92,8 +92,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from jobs import init_app as init_jobs
     from kiosk import views as kiosk_views  # noqa: F401
     from kiosk.blueprint import bp as kiosk_bp
-    from web import commands, errors, labels, lobby, views
+    from web import commands, errors, inputs, labels, lobby, views
 
+    inputs.register(app)  # before the routes: it bounds their <int:...>
     auth.init_login(app)
     init_jobs(app)
     app.register_blueprint(views.bp)

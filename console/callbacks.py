@@ -24,6 +24,7 @@ from core.db import utcnow
 from core.enums import CallbackKind, CallbackOutcome, Role
 from core.errors import ValidationError
 from extensions import db
+from web.forms import page_number
 from web.labels import label
 from web.refusals import redirect_on_refusal
 
@@ -45,7 +46,7 @@ def _to_worklist(**_: Any) -> str:
 @roles(*CALLERS)
 def worklist() -> ResponseReturnValue:
     kind = request.args.get("kind") or None
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_number(request.args.get("page"))
     result = tasks.worklist(
         db.session(),
         current_user.store_id,

@@ -32,6 +32,7 @@ from web.forms import (
     ascii_int,
     is_ascii_int,
 )
+from web.inputs import INT_MAX
 
 WHOLE = N_("Enter a whole number.")
 
@@ -185,7 +186,7 @@ class IdList(Field):
     left out (a box the page never showed)."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        self.data = [int(v) for v in valuelist if is_ascii_int(str(v))]
+        self.data = [int(v) for v in valuelist if is_ascii_int(str(v)) and int(v) <= INT_MAX]
 
     def _value(self) -> str:
         return ""

@@ -26,6 +26,7 @@ from core.opportunities.myday import my_day
 from core.stores.staff import list_staff
 from extensions import db
 from jobs import send_after_commit
+from web.forms import page_number
 from web.refusals import redirect_on_refusal
 
 STAFF = (Role.CS_AGENT, Role.CONSULTANT, Role.MANAGER, Role.ADMIN)
@@ -71,7 +72,7 @@ def home() -> ResponseReturnValue:
 @roles(*CUSTOMER_ROLES)
 def customers() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()[:20]
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_number(request.args.get("page"))
     # A consultant searches their own book; customer service and managers the whole store.
     result = search_customers(db.session(), viewer(), utcnow(), query, page=page)
     return render_template("console/customers.html", result=result, query=query)

@@ -24,17 +24,27 @@ from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
 from settings import LANGUAGES
+from web.inputs import CONTROL, INT_MAX
 
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
 TOO_LONG = _l("This text is too long.")
 INVALID = _l("This value cannot be used. Check it and try again.")
+CONTROL_CHARACTERS = _l("This text holds characters that cannot be saved. Type it again.")
 
 
 def is_ascii_int(text: str) -> bool:
     """``text`` is a whole number written with the digits 0-9 (no sign)."""
     return bool(re.fullmatch(r"[0-9]+", text))
+
+
+def page_number(text: str | None, last: int = 10_000) -> int:
+    """A page number from a query string: 1 to ``last``; anything else is the first page."""
+    value = (text or "").strip()
+    if not is_ascii_int(value) or len(value) > len(str(last)):
+        return 1
+    return max(1, min(int(value), last))
 
 
 def ascii_int(text: str | None) -> int | None:
@@ -80,9 +90,10 @@ class Typed(Field):
         self.max_length = max_length
 
     def typed(self) -> str:
-        """What was posted (cut at ``max_length`` characters), or what the form was given."""
+        """What was posted (cut at ``max_length`` characters, control characters left out),
+        or what the form was given."""
         if self.raw_data:
-            text = str(self.raw_data[0])
+            text = CONTROL.sub("", str(self.raw_data[0]))
             return text[: self.max_length] if self.max_length else text
         return "" if self.data is None else self.show(self.data)
 
@@ -101,6 +112,8 @@ class Typed(Field):
         if not valuelist:
             return
         text = str(valuelist[0]).strip()
+        if CONTROL.search(text):
+            raise ValueError(CONTROL_CHARACTERS)
         if text:
             self.data = self.convert(text)  # a ValueError is this field's message
 
@@ -133,9 +146,9 @@ class WholeNumber(Typed):
         if not _WHOLE.fullmatch(text):
             raise ValueError(self.message)
         value = int(text)
-        if (self.low is not None and value < self.low) or (
-            self.high is not None and value > self.high
-        ):
+        high = INT_MAX if self.high is None else self.high  # what an integer column holds
+        low = -INT_MAX if self.low is None else self.low
+        if not low <= value <= high:
             raise ValueError(self.message)
         return value
 
@@ -216,7 +229,7 @@ class Text(Typed):
     def typed(self) -> str:
         # what was typed, whole: the message says it is too long, the user shortens it
         if self.raw_data:
-            return str(self.raw_data[0])
+            return CONTROL.sub("", str(self.raw_data[0]))
         return "" if self.data is None else str(self.data)
 
 
@@ -254,7 +267,7 @@ class ModelId(Typed):
     def convert(self, text: str) -> int | None:
         if text == self.none:
             return None
-        if not is_ascii_int(text):
+        if not is_ascii_int(text) or int(text) > INT_MAX:
             raise ValueError(self.message)
         return int(text)
 
