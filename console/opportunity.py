@@ -15,12 +15,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from console import reception
-from console.auth import roles, user_today
+from console.auth import roles, user_today, viewer
 from console.blueprint import bp
 from console.forms import DefeatForm, FollowUpForm, OrderForm, assess_form
 from core.db import utcnow
 from core.enums import ASSESSABLE, ActivityKind, DefeatReason, Role
 from core.errors import ValidationError
+from core.opportunities import access
 from core.opportunities import actions as opportunities
 from core.opportunities.models import Customer, Opportunity
 from core.rules.rulesets import current_rules
@@ -185,7 +186,7 @@ def assessment(opportunity_id: int, assessment_id: int) -> ResponseReturnValue:
     detail = opportunities.assessment_detail(
         db.session(), current_user.store_id, opportunity_id, assessment_id
     )
-    customer = get_in_store(db.session(), Customer, detail.customer_id, current_user.store_id)
+    customer = access.open_customer(db.session(), viewer(), detail.customer_id, utcnow())
     return render_template("console/assess_result.html", result=detail, customer=customer)
 
 
