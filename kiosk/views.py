@@ -277,11 +277,9 @@ def mobile() -> ResponseReturnValue:
         # A new number: forget what was answered for the previous one.
         for key in ("known", "confirmed", "surname", "title"):
             state.pop(key, None)
-    identity = (
-        {"surname": known.surname, "title": known.title, "masked": known.masked_mobile}
-        if known
-        else None
-    )
+    # A returning visitor confirms the number they typed, masked; the kiosk never shows (nor
+    # keeps) the name behind a number: typing someone's number tells nothing about them.
+    identity = {"masked": known.masked_mobile} if known else None
     state.pop("draft", None)
     _save(state, mobile=number, known=identity)
     return redirect(url_for("kiosk.confirm" if known else "kiosk.name"), 303)

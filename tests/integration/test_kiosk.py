@@ -265,8 +265,8 @@ def test_nobody_free_means_a_seat_and_a_place_in_the_queue(committed, store, kio
     assert "请您先就座休息" in page and "第 1 位" in page
 
 
-def test_a_returning_visitor_confirms_a_masked_identity_and_goes_to_their_consultant(
-    committed, store, kiosk
+def test_a_returning_visitor_confirms_their_masked_number_and_goes_to_their_consultant(
+    app, committed, store, kiosk
 ):
     owner = committed.consultant(store, name="王芳")
     committed.consultant(store, name="赵强")  # free and first in the rotation: not chosen
@@ -276,8 +276,12 @@ def test_a_returning_visitor_confirms_a_masked_identity_and_goes_to_their_consul
     response = kiosk.post("/kiosk/mobile", {"mobile": "138 1234 5678"})
     assert response.location.endswith("/kiosk/confirm")
     page = kiosk.page("/kiosk/confirm")
-    assert "王先生" in page and "138****5678" in page
-    assert "13812345678" not in page
+    assert "138****5678" in page and "这是您的号码吗" in page
+    # the kiosk tells nothing the visitor did not type (issue 16, finding 4): no name, no title
+    assert "13812345678" not in page and "王" not in page and "先生" not in page
+    with kiosk.client.session_transaction() as flask_session, app.app_context():
+        state = unseal(flask_session["checkin"])
+    assert "王" not in json.dumps(state, ensure_ascii=False) and "mr" not in state.values()
     # The name step belongs to new visitors only.
     assert kiosk.get("/kiosk/name").location.endswith("/kiosk/confirm")
     assert kiosk.post("/kiosk/confirm", {"answer": "yes"}).location.endswith("/kiosk/interest")
