@@ -18,16 +18,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.audit import AuditEvent
 from core.callbacks.models import CallbackTask
 from core.checkin.models import Visit
-from core.dispatch.models import Assignment, Decline
 from core.locks import lock_store
-from core.opportunities.models import Customer, FollowUp, Invitation, NeedsAssessment, Opportunity
+from core.opportunities.erasure import erase
+from core.opportunities.models import Customer, FollowUp, Invitation, Opportunity
 from core.timeutil import day_bounds_utc, local_date
 
 RETENTION_YEARS = 3
@@ -88,40 +87,7 @@ def purge(session: Session, store_id: int, now: datetime, timezone: str) -> int:
     n = _count(session, expired)
     if not n:
         return 0
-    opportunities = select(Opportunity.id).where(Opportunity.customer_id.in_(expired))
-    visits = select(Visit.id).where(Visit.customer_id.in_(expired))
-    tasks = select(CallbackTask.id).where(CallbackTask.customer_id.in_(expired))
-    statements = [
-        delete(AuditEvent).where(
-            AuditEvent.store_id == store_id,
-            or_(
-                and_(AuditEvent.entity == "customer", AuditEvent.entity_id.in_(expired)),
-                and_(AuditEvent.entity == "opportunity", AuditEvent.entity_id.in_(opportunities)),
-                and_(AuditEvent.entity == "visit", AuditEvent.entity_id.in_(visits)),
-                and_(AuditEvent.entity == "callback_task", AuditEvent.entity_id.in_(tasks)),
-            ),
-        ),
-        delete(Assignment).where(
-            or_(Assignment.opportunity_id.in_(opportunities), Assignment.visit_id.in_(visits))
-        ),
-        delete(Decline).where(Decline.customer_id.in_(expired)),
-        delete(FollowUp).where(FollowUp.opportunity_id.in_(opportunities)),
-        delete(NeedsAssessment).where(NeedsAssessment.opportunity_id.in_(opportunities)),
-        delete(CallbackTask).where(
-            or_(
-                CallbackTask.customer_id.in_(expired),
-                CallbackTask.opportunity_id.in_(opportunities),
-            )
-        ),
-        # visits and invitations point at each other
-        update(Invitation).where(Invitation.customer_id.in_(expired)).values(visit_id=None),
-        delete(Visit).where(Visit.customer_id.in_(expired)),
-        delete(Invitation).where(Invitation.customer_id.in_(expired)),
-        delete(Opportunity).where(Opportunity.customer_id.in_(expired)),
-        delete(Customer).where(Customer.id.in_(expired)),  # consent records go with it
-    ]
-    for statement in statements:
-        session.execute(statement.execution_options(synchronize_session=False))
+    erase(session, store_id, expired)
     audit.record(
         session,
         "retention.purged",
