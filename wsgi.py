@@ -86,7 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
 
     # The views modules register their routes on their blueprint when imported.
-    from console import analytics, auth, callbacks, opportunity, reception, rules  # noqa: F401
+    from console import analytics, auth, callbacks, opportunity, pipl, reception, rules  # noqa: F401
     from console import views as console_views  # noqa: F401
     from console.blueprint import bp as console_bp
     from jobs import init_app as init_jobs

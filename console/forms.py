@@ -288,3 +288,14 @@ def read_scoring(
         {"indicators": typed, "thresholds": {g: v for g, (_t, v) in thresholds.items()}},
         syntax,
     )
+
+
+class PiplForm(ScreenForm):
+    """A customer's request under the personal information law, served at the desk: the
+    request in the customer's words, and for a correction the values as they should be."""
+
+    request = Text()
+    surname = Text()
+    title = Text()
+    mobile = Text()
+    confirm = Flag()

@@ -127,18 +127,20 @@ def correct(
     mobile: str | None,
     request: str | None,
 ) -> None:
-    """Correct the customer's name, title or number at their request. A number already
+    """Correct the customer's name, title or number at their request (no number: it stays
+    as it is). A number already
     another customer's of the store is refused (one customer per person); the audit keeps the
     old and new values, the numbers masked."""
     lock_store(session, viewer.store_id)
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
-    for field, check in (
-        ("surname", validate_surname),
-        ("title", validate_title),
-        ("mobile", normalise_mobile),
-    ):
-        raw = {"surname": surname, "title": title, "mobile": mobile}[field]
+    checks: list[tuple[str, Any, Any]] = [
+        ("surname", validate_surname, surname),
+        ("title", validate_title, title),
+    ]
+    if (mobile or "").strip():  # no number given: the number stays
+        checks.append(("mobile", normalise_mobile, mobile))
+    for field, check, raw in checks:
         try:
             clean[field] = check(raw or "")
         except ValidationError as exc:
@@ -150,6 +152,7 @@ def correct(
     if errors:
         raise ValidationError(errors)
     customer = _served(session, viewer, customer_id, now)
+    clean.setdefault("mobile", customer.mobile)
     if clean["mobile"] != customer.mobile and session.scalar(
         select(func.count())
         .select_from(Customer)

@@ -49,6 +49,10 @@ ROUTES: dict[str, set[str] | str] = {
     "console.reveal": {CONSULTANT, MANAGER},  # customer service: on a claimed call only
     "console.contact_again": {CS, MANAGER},
     "console.lift_decline": {MANAGER},
+    "console.pipl_export": {CS, MANAGER},
+    "console.pipl_correct": {CS, MANAGER},
+    "console.pipl_withdraw": {CS, MANAGER},
+    "console.pipl_delete": {MANAGER},
     "console.team": {MANAGER},
     "console.staff": {MANAGER, ADMIN},
     "console.nightly": {MANAGER, ADMIN},
