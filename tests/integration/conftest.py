@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.factories import PASSWORD
-from tests.integration.own_services import OwnRedis
+from tests.own_services import OwnRedis
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
