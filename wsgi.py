@@ -125,18 +125,38 @@ def _select_timezone() -> str:
 def _register_commit_point(app: Flask) -> None:
     """One place commits: the end of a request that succeeded and was not refused (a refusal
     answered with a redirect is still a refusal: see web.refusals). Jobs are enqueued after the
-    commit; a request that does not commit drops the jobs it asked for."""
+    commit; a request that does not commit drops the jobs it asked for.
+
+    The database may go away after the view's work, at the commit itself: then nothing was
+    saved, and the answer is the outage's (503, as if a statement of the view had met it) with
+    the session as the request found it: what the view changed in it (a kiosk check-in taken
+    off the tablet as done, a flash saying it was saved) must not outlive the work."""
+    from sqlalchemy.exc import OperationalError
+
     from jobs import drop_pending, flush_pending
-    from web.errors import database_down
+    from web.errors import database_down, database_unavailable
     from web.refusals import was_refused
 
     @app.after_request
     def commit(response: Response) -> Response:
         if response.status_code < 400 and not was_refused():
-            db.session.commit()
+            try:
+                db.session.commit()
+            except OperationalError as exc:
+                drop_pending()
+                _session_as_it_came(app)
+                return app.make_response(database_unavailable(exc))
             flush_pending()
         else:
             if not database_down():
                 db.session.rollback()
             drop_pending()
         return response
+
+
+def _session_as_it_came(app: Flask) -> None:
+    """Undo what the request changed in its session: open it again from the request's cookie."""
+    incoming = app.session_interface.open_session(app, request)
+    session.clear()
+    if incoming:
+        session.update(incoming)
