@@ -169,7 +169,7 @@ def test_every_engine_gets_the_sqlite_pragmas(app, monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'worker.db'}"
     monkeypatch.setattr(runtime, "database_url", lambda: url)
     assert pragmas(runtime.engine()) == (1, 10000, "wal")
-    runtime._worker_engine.cache_clear()
+    runtime._ENGINES.pop(url).dispose()
     assert pragmas(create_engine(f"sqlite:///{tmp_path / 'plain.db'}")) == (0, 5000, "delete")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
