@@ -232,13 +232,13 @@ class Tablet(threading.Thread):
         self,
         kind: str,
         path: str,
-        fill: Callable[[str], dict[str, str]],
+        fields: dict[str, str],
         html: str,
         record: CheckinRecord | None = None,
     ) -> str:
         """POST the step's form: its 303's target. A cut answer is sent again as it was; after
         a 503 the visitor is back on the step's page and sends it again."""
-        data = {"csrf_token": token_of(html), **fill(html)}
+        data = {"csrf_token": token_of(html), **fields}
         for _ in range(10):
             answer = self.browser.send(kind, "POST", path, data)
             if isinstance(answer, str):
@@ -252,8 +252,7 @@ class Tablet(threading.Thread):
                 if record is not None:
                     record.outage = True
                 self.browser.wait_for_service()
-                html = self.page(path)
-                data = {"csrf_token": token_of(html), **fill(html)}
+                data = {"csrf_token": token_of(self.page(path)), **fields}
                 continue
             if answer.status_code == 429:
                 self.browser.sleep(20)
@@ -313,23 +312,21 @@ class Tablet(threading.Thread):
         self.think()
         html = self.page("/kiosk/mobile")
         self.think()
-        target = self.post("kiosk step", "/kiosk/mobile", lambda _: {"mobile": mobile}, html)
+        target = self.post("kiosk step", "/kiosk/mobile", {"mobile": mobile}, html)
         html = self.page(target)
         self.think()
         if target.endswith("/kiosk/confirm"):
-            target = self.post("kiosk step", target, lambda _: {"answer": "yes"}, html)
+            target = self.post("kiosk step", target, {"answer": "yes"}, html)
         else:
             surname, title = rnd.choice(SURNAMES), rnd.choice(("mr", "ms"))
-            target = self.post(
-                "kiosk step", target, lambda _: {"surname": surname, "title": title}, html
-            )
+            target = self.post("kiosk step", target, {"surname": surname, "title": title}, html)
         html = self.page(target)
         self.think()
         model = rnd.choice(_MODELS.findall(html) or ["none"])
         purpose = rnd.choice(_PURPOSES.findall(html) or ["look"])
         party = str(rnd.choice((1, 1, 2, 2, 3, 4)))
         interest = {"car_model": model, "purpose": purpose, "party_size": party}
-        target = self.post("kiosk step", target, lambda _: interest, html)
+        target = self.post("kiosk step", target, interest, html)
         html = self.page(target)
         record = CheckinRecord(store.id, mobile, self.key(), new, twin)
         with shared.lock:
@@ -339,7 +336,7 @@ class Tablet(threading.Thread):
     def check_in(self, record: CheckinRecord, html: str) -> None:
         """The consent step: the check-in itself, then the done screen."""
         consent = {"consent": "yes"} if self.rnd.random() < 0.7 else {}
-        target = self.post("kiosk check-in", "/kiosk/consent", lambda _: consent, html, record)
+        target = self.post("kiosk check-in", "/kiosk/consent", consent, html, record)
         if not target.endswith("/kiosk/done"):
             raise Cut(f"the check-in went to {target}")
         record.done = True

@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     def terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGHUP, terminate)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, terminate)
     deployment = Deployment()
     ok = False
     try:
@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         log("interrupted: cleaning up")
         return 130
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
         deployment.close()
         if ok and not args.keep_logs:
             deployment.discard_logs()
@@ -194,6 +196,7 @@ def play(mode: Mode, dep: Deployment) -> tuple[str, bool]:
     )
     seeded_at = time.monotonic()
     engine = checks.engine_for(dep.database_url)
+    stop = threading.Event()
     try:
         dep.wait_gunicorn()
         run.setup_seconds = time.monotonic() - run.started
@@ -206,7 +209,7 @@ def play(mode: Mode, dep: Deployment) -> tuple[str, bool]:
             base_url=dep.base_url,
             secret_key=dep.secret_key,
             recorder=Recorder(),
-            stop=threading.Event(),
+            stop=stop,
             think=mode.think,
             returning_share=mode.returning_share,
             count_visits=lambda s, k, m: checks.count_visits(engine, s, k, m),
@@ -252,6 +255,7 @@ def play(mode: Mode, dep: Deployment) -> tuple[str, bool]:
         nightly_after_load(run, dep, engine, seeded, managers)
         return report(run, dep, engine, shared, seeded, since, load_seconds, len(consultants))
     finally:
+        stop.set()  # the clients stop too when the run is cut short
         engine.dispose()
 
 
