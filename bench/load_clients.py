@@ -7,7 +7,7 @@ interest, privacy notice and consent, done; with think time between the steps. W
 is cut (its gunicorn worker was killed) the visitor taps again: the same form with the same
 cookie, so the same check-in and its idempotency key. When the service is away (503) the outage
 page asks /healthz until it answers and brings the visitor back to their step, where they send
-it again. A 429 waits the minute the page asks for.
+it again. A 429 (none is expected: each tablet stays within its limits) is waited out.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import requests
 from flask import Flask
@@ -452,10 +451,6 @@ class Consultant(threading.Thread):
             self.shared.stop.wait(3)
 
 
-def new_staff(shared: Shared, address: str, username: str, password: str) -> Staff:
-    return Staff(shared, address, username, password)
-
-
 def manager_run_now(manager: Staff, path: str = "/console/nightly") -> int | str:
     """The manager's Run now (or the admin's test job): the page, then its form."""
     page = manager.send("console page", "GET", path)
@@ -463,7 +458,3 @@ def manager_run_now(manager: Staff, path: str = "/console/nightly") -> int | str
         return page if isinstance(page, str) else page.status_code
     manager.token = token_of(page.text)
     return manager.act("console run now", path)
-
-
-def describe(answer: Any) -> str:
-    return answer if isinstance(answer, str) else str(answer)

@@ -2,7 +2,7 @@
 
 A PostgreSQL cluster and a Redis of the test's own on free ports (the machine's shared ones are
 never touched), migrated and seeded with a dealer group (bench/load_seed.py); gunicorn with four
-workers and one RQ worker. Then 100 tablets walk visitors through the kiosk for four minutes
+workers and one RQ worker. Then 100 tablets walk visitors through the kiosk for five minutes
 (new and returning mobile numbers, now and then two tablets with the same new number at once)
 while the stores' consultants receive them from their start pages (bench/load_clients.py), and
 the faults come one after the other:
@@ -18,7 +18,7 @@ the faults come one after the other:
 
 At the end the invariants are read from the database (bench/load_checks.py) and the run prints
 a markdown table; ``--write-readme`` puts it in README.md. Exit status 1 if any invariant or
-fault check fails. ``--quick``: a smaller run of the same (under a minute), for the smoke test.
+fault check fails. ``--quick``: a smaller run of the same (about a minute), the smoke test's.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import os
 import platform
-import random
 import re
 import resource
 import signal
@@ -141,7 +140,7 @@ def log(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.loadtest", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="a short run (about a minute)")
     parser.add_argument("--write-readme", action="store_true", help="put the table in README.md")
     parser.add_argument("--seconds", type=float, help="length of the load (default by mode)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the logs of a good run")
@@ -771,5 +770,4 @@ def write_readme(table: str) -> None:
 
 
 if __name__ == "__main__":
-    random.seed(15)
     sys.exit(main())
