@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: run test test-unit test-integration test-e2e lint format translations messages \
-        worker cron bench migrate demo clean
+        worker cron bench loadtest migrate demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ cron: $(STAMP)
 
 bench: translations
 	$(BIN)/python -m bench
+
+# gunicorn + PostgreSQL + Redis + an RQ worker of its own, under load and faults (README: Load
+# test); writes its table into README.md. `$(BIN)/python -m bench.loadtest --quick`: a short run.
+loadtest: translations
+	$(BIN)/python -m bench.loadtest --write-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

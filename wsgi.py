@@ -132,10 +132,17 @@ def _register_commit_point(app: Flask) -> None:
     answered with a redirect is still a refusal: see web.refusals). Jobs are enqueued after the
     commit; a request that does not commit drops the jobs it asked for, and writes alone the
     records that stand whatever becomes of it (``web.refusals.keep``: a failed sign-in, a
-    refusal on the audit trail)."""
+    refusal on the audit trail).
+
+    The database may go away after the view's work, at the commit itself: then nothing was
+    saved, and the answer is the outage's (503, as if a statement of the view had met it) with
+    the session as the request found it: what the view changed in it (a kiosk check-in taken
+    off the tablet as done, a flash saying it was saved) must not outlive the work."""
+    from sqlalchemy.exc import OperationalError
+
     from core import audit
     from jobs import drop_pending, flush_pending
-    from web.errors import database_down
+    from web.errors import database_down, database_unavailable
     from web.refusals import kept_records, note_refusal, was_refused
 
     @app.before_request
@@ -155,7 +162,12 @@ def _register_commit_point(app: Flask) -> None:
         if response.status_code < 400 and not was_refused():
             for record in kept_records():
                 record(db.session())
-            db.session.commit()
+            try:
+                db.session.commit()
+            except OperationalError as exc:
+                drop_pending()
+                _session_as_it_came(app)
+                return app.make_response(database_unavailable(exc))
             flush_pending()
         else:
             db.session.rollback()
@@ -166,3 +178,11 @@ def _register_commit_point(app: Flask) -> None:
             if kept:
                 db.session.commit()
         return response
+
+
+def _session_as_it_came(app: Flask) -> None:
+    """Undo what the request changed in its session: open it again from the request's cookie."""
+    incoming = app.session_interface.open_session(app, request)
+    session.clear()
+    if incoming:
+        session.update(incoming)

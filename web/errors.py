@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Flask, g, render_template, request
+from flask import Blueprint, Flask, current_app, g, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -114,6 +114,16 @@ def error_page(
     )
 
 
+def database_unavailable(exc: OperationalError) -> ResponseReturnValue:
+    """The answer to a database outage, whenever the request met it (a statement of the view,
+    or the commit after it: see wsgi's commit point): 503, never cached."""
+    g.database_down = True
+    current_app.logger.error("database unavailable: %s", type(exc.orig).__name__)
+    response = make_response(error_page(503))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def database_down() -> bool:
     """The request met a database outage: make no more queries while it is answered."""
     return bool(g.get("database_down"))
@@ -147,11 +157,7 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         return error_page(exc.code or 500, fallback=(exc.name, exc.description or ""))
 
-    @app.errorhandler(OperationalError)
-    def database_error(exc: OperationalError) -> ResponseReturnValue:
-        g.database_down = True
-        app.logger.error("database unavailable: %s", type(exc.orig).__name__)
-        return error_page(503)
+    app.register_error_handler(OperationalError, database_unavailable)
 
     @app.errorhandler(Exception)
     def server_error(exc: Exception) -> ResponseReturnValue:
