@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 from tests.factories import PASSWORD
@@ -81,9 +82,22 @@ def sign_in(page, user, password: str = PASSWORD, lang: str = "zh") -> None:
 
 
 def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
-    """Run axe-core (vendored) on the page; return the serious and critical findings."""
-    page.add_script_tag(url=AXE)
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    """Run axe-core (vendored) on the page; return the serious and critical findings.
+
+    Loading axe from its URL takes a moment: a navigation the test started just before (a
+    language button, say) can replace the page meanwhile, and then axe is loaded again into
+    the page that came."""
+    for attempt in range(3):
+        page.wait_for_load_state()
+        try:
+            page.add_script_tag(url=AXE)
+            result = page.evaluate(
+                "async () => await axe.run(document, {resultTypes: ['violations']})"
+            )
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
     found = [v for v in result["violations"] if v["impact"] in impacts]
     return [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in found]
 
