@@ -68,10 +68,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    # An error's text never quotes the statement's values (numbers, names), whatever was passed.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        "hide_parameters": True,
+    }
     if "SECRET_KEY" not in (config or {}):
         app.config["SECRET_KEY"] = _secret_key(instance_path)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.session_interface = HttpsAwareSessionInterface()
+    # First: the request's clock starts before, and its log line is written after, every other
+    # hook; then the security headers (web/headers.py).
+    from web import headers, logs
+
+    logs.register(app)
+    headers.register(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]  # Flask's documented way

@@ -203,11 +203,14 @@ def reception_check_in() -> ResponseReturnValue:
     return redirect(url_for("console.reception"))
 
 
-@bp.route("/reception/lookup")
+@bp.route("/reception/lookup", methods=["POST"])
 @roles(*DESK)
 def reception_lookup() -> ResponseReturnValue:
-    """While the mobile is typed: is this a returning customer? (the masked number only)"""
-    mobile = request.args.get("mobile", "").strip()
+    """While the mobile is typed: is this a returning customer? (the masked number only)
+
+    A POST: the number travels in the body, never in a URL that an access log, the browser's
+    history or a proxy would keep."""
+    mobile = request.form.get("mobile", "").strip()
     valid = True
     try:
         normalise_mobile(mobile)

@@ -35,3 +35,18 @@ def mask_mobile(mobile: str) -> str:
     if len(mobile) != 11:
         return "*" * len(mobile)
     return f"{mobile[:3]}****{mobile[7:]}"
+
+
+# A mobile number anywhere in free text (a log line, a traceback): 11 digits starting 13-19,
+# maybe written in groups ("138 0013 8000", "138-0013-8000") or after +86 / 0086 / 86.
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(?:(?:\+|00)?86[\s-]?)?1[3-9](?:[\s-]?[0-9]){9}(?![0-9])")
+
+
+def scrub_mobiles(text: str) -> str:
+    """``text`` with each mobile number in it masked: 'call 138 0013 8000' -> 'call 138****8000'."""
+
+    def masked(match: re.Match[str]) -> str:
+        digits = re.sub(r"[^0-9]", "", match.group(0))[-11:]
+        return mask_mobile(digits)
+
+    return _MOBILE_IN_TEXT.sub(masked, text)

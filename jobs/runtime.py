@@ -16,14 +16,20 @@ from sqlalchemy.orm import Session
 from core import schema  # noqa: F401  (every feature's models: a bare worker maps them all)
 from core.db import configure_sqlite
 from core.nightly import jobruns
+from core.phone import scrub_mobiles
+from core.redaction import SQLALCHEMY_ENGINE, protect
 from settings import database_url
 
 _ENGINES: dict[str, Engine] = {}  # a bare worker's engines, one per database URL
+# A bare ``rq worker`` logs a failed job's traceback: no mobile number in it (core.redaction).
+protect("rq.worker", "jobs.outbox", SQLALCHEMY_ENGINE)
 
 
 def _worker_engine(url: str) -> Engine:
     if url not in _ENGINES:
-        _ENGINES[url] = configure_sqlite(create_engine(url, pool_pre_ping=True))
+        # hide_parameters: an error's text never quotes the statement's values (wsgi.py too).
+        made = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        _ENGINES[url] = configure_sqlite(made)
     return _ENGINES[url]
 
 
@@ -82,6 +88,6 @@ def run_recorded(job_run_id: int, body: Callable[[Session], dict[str, Any]]) -> 
             jobruns.finish(session, job_run_id, counts)
     except Exception:
         with job_session() as session:
-            jobruns.fail(session, job_run_id, traceback.format_exc())
+            jobruns.fail(session, job_run_id, scrub_mobiles(traceback.format_exc()))
         raise
     return counts

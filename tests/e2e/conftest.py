@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 from tests.factories import PASSWORD
@@ -29,7 +30,10 @@ CHROMIUM_ARGS = [
 ]
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
 TABLET_PORTRAIT = {"width": 768, "height": 1024}
-AXE = Path(__file__).resolve().parents[2] / "static/vendor/axe-core-4.10.2.min.js"
+# Loaded from the app's own static files: the pages' Content-Security-Policy refuses inline
+# script, which is what Playwright would make of the file's text.
+AXE = "/static/vendor/axe-core-4.10.2.min.js"
+CSP_VIOLATION = "Content Security Policy"
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/showroom-screenshots"))
 
 
@@ -78,9 +82,22 @@ def sign_in(page, user, password: str = PASSWORD, lang: str = "zh") -> None:
 
 
 def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
-    """Run axe-core (vendored) on the page; return the serious and critical findings."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    """Run axe-core (vendored) on the page; return the serious and critical findings.
+
+    Loading axe from its URL takes a moment: a navigation the test started just before (a
+    language button, say) can replace the page meanwhile, and then axe is loaded again into
+    the page that came."""
+    for attempt in range(3):
+        page.wait_for_load_state()
+        try:
+            page.add_script_tag(url=AXE)
+            result = page.evaluate(
+                "async () => await axe.run(document, {resultTypes: ['violations']})"
+            )
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
     found = [v for v in result["violations"] if v["impact"] in impacts]
     return [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in found]
 
@@ -94,6 +111,29 @@ def screenshot(page, name: str) -> None:
     """Keep a picture for a person to look at (outside the repository)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(browser, monkeypatch):
+    """Every browser test fails on a Content-Security-Policy violation in any of its pages
+    (Chromium reports each one on the console): an inline script or style, an eval, a source
+    the policy does not allow. Pages of contexts the test opens itself are watched too."""
+    seen: list[str] = []
+
+    def watch(message) -> None:  # type: ignore[no-untyped-def]
+        if CSP_VIOLATION in message.text:
+            seen.append(f"{message.location.get('url', '?')}: {message.text}")
+
+    original = browser.new_context
+
+    def new_context(*args, **kwargs):  # type: ignore[no-untyped-def]
+        context = original(*args, **kwargs)
+        context.on("console", watch)
+        return context
+
+    monkeypatch.setattr(browser, "new_context", new_context)
+    yield seen
+    assert not seen, "Content-Security-Policy violations:\n" + "\n".join(seen)
 
 
 @pytest.fixture(autouse=True)

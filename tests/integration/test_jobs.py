@@ -82,7 +82,8 @@ def test_jobs_accept_ids_and_dates_only(app):
         enqueue(probe, {"name": "王先生", "mobile": "13800138000"})
 
 
-def test_a_failed_job_is_recorded_with_its_error(app, app_engine, committed):
+def _failed_run(app, app_engine, committed, message: str):
+    """A job run whose work raised ValueError(message), as recorded."""
     from core.enums import JobKind
     from core.nightly import jobruns
     from jobs.runtime import run_recorded
@@ -92,9 +93,22 @@ def test_a_failed_job_is_recorded_with_its_error(app, app_engine, committed):
     committed.session.commit()
 
     def explode(session):
-        raise ValueError("disk on fire")
+        raise ValueError(message)
 
     with app.app_context(), pytest.raises(ValueError):
         run_recorded(run_id, explode)
     [run] = _runs(app_engine, store.id)
+    return run
+
+
+def test_a_failed_job_is_recorded_with_its_error(app, app_engine, committed):
+    run = _failed_run(app, app_engine, committed, "disk on fire")
     assert run.status == "failed" and "disk on fire" in run.error and run.finished_at
+
+
+def test_a_failed_jobs_recorded_error_holds_no_mobile_number(app, app_engine, committed):
+    """The recorded traceback is shown to managers (the nightly page, the start page's banner):
+    a number in an error's text (PostgreSQL quotes failing rows) is masked there too."""
+    message = "DETAIL:  Failing row contains (7, null, 13912345678, 周)."
+    run = _failed_run(app, app_engine, committed, message)
+    assert "13912345678" not in run.error and "139****5678" in run.error

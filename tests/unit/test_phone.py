@@ -1,7 +1,7 @@
 import pytest
 
 from core.errors import ValidationError
-from core.phone import mask_mobile, normalise_mobile
+from core.phone import mask_mobile, normalise_mobile, scrub_mobiles
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,28 @@ def test_rejects_what_is_not_a_chinese_mobile(raw):
 def test_mask_keeps_prefix_and_last_four():
     assert mask_mobile("13800138000") == "138****8000"
     assert mask_mobile("123") == "***"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("13800138000", "138****8000"),
+        ("mobile=13800138000&x=1", "mobile=138****8000&x=1"),
+        ("call 138 0013 8000 now", "call 138****8000 now"),
+        ("138-0013-8000", "138****8000"),
+        ("+86 138 0013 8000", "138****8000"),
+        ("0086 13800138000", "138****8000"),
+        ("(5, '13800138000', '王')", "(5, '138****8000', '王')"),
+        (
+            "Failing row contains (7, null, 19912345678, x).",
+            "Failing row contains (7, null, 199****5678, x).",
+        ),
+        # Not mobile numbers: left alone.
+        ("1380013800012", "1380013800012"),
+        ("12800138000", "12800138000"),
+        ("2026-01-02 03:04:05.123456 id=138", "2026-01-02 03:04:05.123456 id=138"),
+        ("duration_ms=12.5 status=200", "duration_ms=12.5 status=200"),
+    ],
+)
+def test_scrub_masks_every_mobile_number_in_free_text(text, expected):
+    assert scrub_mobiles(text) == expected

@@ -1,7 +1,10 @@
-{#- Progressive disclosure: show the questions that apply to the answers given so far. The server
-    renders the same sections (and validates on its own); without script everything shows. -#}
-<script>
+// The callback form's progressive disclosure: show the questions that apply to the answers
+// given so far. The server renders the same sections (and validates on its own); without
+// script everything shows.
+// Loaded with defer: the page is parsed when this runs.
 (function () {
+  "use strict";
+
   var form = document.getElementById("callback-form");
   if (!form) { return; }
   function chosen(name) {
@@ -22,4 +25,3 @@
   form.addEventListener("change", update);
   update();
 })();
-</script>
