@@ -186,7 +186,9 @@ def assessment(opportunity_id: int, assessment_id: int) -> ResponseReturnValue:
     detail = opportunities.assessment_detail(
         db.session(), current_user.store_id, opportunity_id, assessment_id
     )
-    customer = access.open_customer(db.session(), viewer(), detail.customer_id, utcnow())
+    customer = access.open_assessment_customer(
+        db.session(), viewer(), detail.customer_id, detail.assessed_by_id, utcnow()
+    )
     return render_template("console/assess_result.html", result=detail, customer=customer)
 
 

@@ -95,6 +95,16 @@ def open_customer(session: Session, viewer: Viewer, customer_id: int, now: datet
     return customer
 
 
+def open_assessment_customer(
+    session: Session, viewer: Viewer, customer_id: int, assessed_by: int, now: datetime
+) -> Customer:
+    """The customer of a needs analysis: whoever may open the customer, and the consultant who
+    made the analysis (a grading to C hands the customer on, but its result stays theirs)."""
+    if viewer.role == Role.CONSULTANT and assessed_by == viewer.user_id:
+        return get_in_store(session, Customer, customer_id, viewer.store_id)
+    return open_customer(session, viewer, customer_id, now)
+
+
 def reveal_mobile(
     session: Session,
     viewer: Viewer,

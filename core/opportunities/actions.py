@@ -188,6 +188,7 @@ class AssessmentDetail:
     owner_id: int | None
     assessed_by: str
     assessed_at: datetime
+    assessed_by_id: int
     score: int
     computed_grade: str
     grade: str
@@ -245,6 +246,7 @@ def assessment_detail(
         customer_id=row.customer_id,
         owner_id=row.owner_id,
         assessed_by=row.display_name,
+        assessed_by_id=row.NeedsAssessment.assessed_by,
         assessed_at=assessment.assessed_at,
         score=assessment.score,
         computed_grade=assessment.computed_grade,

@@ -52,7 +52,7 @@ T = {
         "overturned": "战败已被推翻",
         "Would visit again": "愿意再次到店",
         "Invited back": "已邀约回店",
-        "yes_me": "是的，是我",
+        "yes_me": "是的，是我的号码",
         "look": "看车",
     },
     "en": {
@@ -77,7 +77,7 @@ T = {
         "overturned": "The defeat is overturned",
         "Would visit again": "Would visit again",
         "Invited back": "Invited back",
-        "yes_me": "Yes, that's me",
+        "yes_me": "Yes, it's my number",
         "look": "Looking around",
     },
 }

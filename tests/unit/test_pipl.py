@@ -32,8 +32,10 @@ def shop(factory):
     return store, anna, customer, opportunity, desk, manager
 
 
-def _events(session, action):
-    return session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+def _events(session, action, store):
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action, AuditEvent.store_id == store.id)
+    ).all()
 
 
 def test_the_export_holds_everything_and_is_recorded(factory, session, shop):
@@ -43,7 +45,7 @@ def test_the_export_holds_everything_and_is_recorded(factory, session, shop):
     assert [o["id"] for o in held["opportunities"]] == [opportunity.id]
     assert len(held["visits"]) == 1 and len(held["callbacks"]) == 1
     json.dumps(held, ensure_ascii=False)  # a file of plain values
-    [event] = _events(session, "pipl.export")
+    [event] = _events(session, "pipl.export", customer.store)
     assert event.entity_id == customer.id and event.actor_id == desk.user_id
     assert "13912345678" not in json.dumps(event.data) and "139****5678" in event.data["request"]
     with pytest.raises(ValidationError):
@@ -72,7 +74,7 @@ def test_a_correction_keeps_the_old_values_masked(factory, session, shop):
     )  # fmt: skip
     session.refresh(customer)
     assert (customer.surname, customer.mobile) == ("黎", "13800138000")
-    [event] = _events(session, "pipl.corrected")
+    [event] = _events(session, "pipl.corrected", store)
     assert event.data["surname"] == ["李", "黎"]
     assert event.data["mobile"] == ["139****5678", "138****8000"] and "title" not in event.data
 
@@ -86,7 +88,7 @@ def test_withdrawing_consent_bars_all_contact(factory, session, shop):
         select(ConsentRecord).where(ConsentRecord.customer_id == customer.id)
     ).all()[-1:]
     assert record.granted is False and record.recorded_by == desk.user_id
-    assert len(_events(session, "pipl.consent_withdrawn")) == 1
+    assert len(_events(session, "pipl.consent_withdrawn", customer.store)) == 1
 
 
 def test_a_deletion_erases_the_customer_everywhere_and_only_a_manager_does_it(
@@ -106,5 +108,5 @@ def test_a_deletion_erases_the_customer_everywhere_and_only_a_manager_does_it(
     ):
         assert session.scalar(select(func.count()).where(column == customer.id)) == 0, model
     assert session.get(Customer, keep.id) is not None  # nobody else's
-    [event] = _events(session, "pipl.deleted")
+    [event] = _events(session, "pipl.deleted", store)
     assert event.entity_id is None and event.data == {"request": "客户要求删除全部信息"}
