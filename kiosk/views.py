@@ -123,16 +123,6 @@ def require_enrolled_device() -> Any:
     return None
 
 
-@bp.after_request
-def never_cache(response: Response) -> Response:
-    """A page left in the browser's cache or history could show a visitor's details."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    # Same-origin only: Flask-WTF checks the Referer of form posts made over HTTPS.
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
-
-
 @bp.context_processor
 def kiosk_context() -> dict[str, Any]:
     return {

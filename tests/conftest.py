@@ -162,3 +162,46 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     for item in items:
         if (root / "e2e") in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+
+
+# --- a PostgreSQL of the test's own, which fault tests stop and start ---------------------------
+
+
+@pytest.fixture(scope="module")
+def own_pg():  # type: ignore[no-untyped-def]
+    from tests.own_services import OwnPostgres
+
+    server = OwnPostgres()
+    server.create()
+    try:
+        yield server
+    finally:
+        server.drop()
+
+
+@pytest.fixture(scope="module")
+def outage_app(own_pg):  # type: ignore[no-untyped-def]
+    """The application on the test's own PostgreSQL (its schema built by the migrations)."""
+    from extensions import db
+    from tests.own_services import app_on
+
+    application = app_on(own_pg.create_database(f"showroom_{uuid.uuid4().hex[:8]}"))
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def own_db(outage_app, own_pg) -> Iterator[Factory]:
+    """A committing factory on the test's own PostgreSQL, started again if a test left it
+    stopped."""
+    from tests.factories import Factory
+
+    engine = create_engine(outage_app.config["SQLALCHEMY_DATABASE_URI"], pool_pre_ping=True)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield Factory(session, commit=True)
+    finally:
+        if not own_pg.ready():
+            own_pg.start()
+        engine.dispose()

@@ -9,13 +9,10 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from core.checkin.models import Visit
@@ -23,8 +20,6 @@ from core.stores import kiosks
 from tests.e2e.test_kiosk import T as KIOSK_T
 from tests.e2e.test_kiosk import choose, start, tap_number
 from tests.e2e.test_kiosk_outage import T
-from tests.factories import Factory
-from tests.own_services import OwnPostgres, app_on
 from web.kiosk_device import KIOSK_COOKIE
 
 pytestmark = pytest.mark.skipif(
@@ -33,41 +28,13 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def own_pg() -> Iterator[OwnPostgres]:
-    server = OwnPostgres()
-    server.create()
-    try:
-        yield server
-    finally:
-        server.drop()
-
-
-@pytest.fixture(scope="module")
-def own_server(own_pg):
+def own_server(outage_app):
     """A live server of the application on the test's own PostgreSQL."""
-    application = app_on(own_pg.create_database(f"showroom_{uuid.uuid4().hex[:8]}"))
-    server = make_server("127.0.0.1", 0, application, threaded=True)
+    server = make_server("127.0.0.1", 0, outage_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield application, f"http://127.0.0.1:{server.server_port}"
+    yield outage_app, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-    from extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def own_db(own_server, own_pg) -> Iterator[Factory]:
-    application, _ = own_server
-    engine = create_engine(application.config["SQLALCHEMY_DATABASE_URI"], pool_pre_ping=True)
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            yield Factory(session, commit=True)
-    finally:
-        if not own_pg.ready():
-            own_pg.start()
-        engine.dispose()
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

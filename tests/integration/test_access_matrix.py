@@ -172,6 +172,12 @@ def _answer(response):
     return "open"
 
 
+def _ask(web, method, url, token):
+    if method == "GET":
+        return web.client.get(url)
+    return web.client.post(url, data={"csrf_token": token})
+
+
 def test_every_route_has_an_entry(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()} - {"static"}
     assert endpoints - ROUTES.keys() == set(), "a route without an entry in the matrix"
@@ -192,10 +198,7 @@ def test_the_matrix(app, world, who):
             continue
         url = _url(rule, ids)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            if method == "GET":
-                response = web.client.get(url)
-            else:
-                response = web.client.post(url, data={"csrf_token": token})
+            response = _ask(web, method, url, token)
             expected, got = _expected(rule.endpoint, who), _answer(response)
             if who == "other_store" and expected == "open" and rule.arguments - {"name", "fmt"}:
                 # another store's record: never shown, never changed
@@ -221,10 +224,7 @@ def test_a_consultant_gets_nothing_of_another_consultants_customer(app, world):
             continue
         url = _url(rule, ids)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            if method == "GET":
-                response = web.client.get(url)
-            else:
-                response = web.client.post(url, data={"csrf_token": token})
+            response = _ask(web, method, url, token)
             if response.status_code not in (302, 303, 403, 404):
                 shown.append((method, url, response.status_code))
     assert not shown, shown

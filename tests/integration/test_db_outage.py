@@ -7,57 +7,19 @@ down; once it is back, the same check-in goes through exactly once, however ofte
 from __future__ import annotations
 
 import shutil
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from core.checkin.models import Visit
 from core.stores import kiosks
-from tests.factories import Factory
 from tests.integration.conftest import Browser, csrf_token, new_client
 from tests.integration.test_kiosk import SESSION_COOKIE, new_visitor
-from tests.own_services import OwnPostgres, app_on
 from web.kiosk_device import KIOSK_COOKIE
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pg_createcluster") is None, reason="no PostgreSQL server tools"
 )
-
-
-@pytest.fixture(scope="module")
-def own_pg() -> Iterator[OwnPostgres]:
-    server = OwnPostgres()
-    server.create()
-    try:
-        yield server
-    finally:
-        server.drop()
-
-
-@pytest.fixture(scope="module")
-def outage_app(own_pg):
-    """The application on the test's own PostgreSQL (its schema built by the migrations)."""
-    application = app_on(own_pg.create_database(f"showroom_{uuid.uuid4().hex[:8]}"))
-    yield application
-    from extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def own_db(outage_app, own_pg) -> Iterator[Factory]:
-    engine = create_engine(outage_app.config["SQLALCHEMY_DATABASE_URI"], pool_pre_ping=True)
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            yield Factory(session, commit=True)
-    finally:
-        if not own_pg.ready():
-            own_pg.start()
-        engine.dispose()
 
 
 class Tablet(Browser):
